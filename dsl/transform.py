@@ -1,0 +1,424 @@
+"""Lark parse callbacks -> the typed AST of `dsl.ast`.
+
+Used inline by the LALR parser (no intermediate tree). Problems that the grammar cannot
+express (a bad escape, a trigger of no known form) are reported through `Context`: a
+recoverable one is recorded and parsing goes on; a fatal one raises `DeclarationError`,
+which the parser turns into a diagnostic and recovers from at the next declaration.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from lark import Token, Transformer
+
+from dsl import ast as A
+from dsl.diagnostics import Diagnostic, error
+
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.S)
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
+
+
+class DeclarationError(Exception):
+    """A declaration that parsed but has no meaning; carries its diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class Context(threading.local):
+    """Per-parse state: the file name and recoverable diagnostics."""
+
+    file: str = "<string>"
+    diagnostics: list[Diagnostic]
+
+    def __init__(self) -> None:
+        self.diagnostics = []
+
+
+context = Context()
+
+
+NAMED_TERMINALS = frozenset(
+    {"IDENT", "STRING", "LONG_STRING", "NUMBER", "PERCENT", "DURATION", "TIME_RANGE", "COMP", "STAR"}
+)
+
+
+class _Marker:
+    """A rule result that is not an AST node but still needs a position."""
+
+    __slots__ = ("value", "span")
+
+    def __init__(self, value, span: A.Span):
+        self.value, self.span = value, span
+
+
+def _start(c) -> tuple[int, int]:
+    if isinstance(c, Token):
+        return c.line, c.column
+    if isinstance(c, tuple):
+        return _start(c[0])
+    return c.span.line, c.span.column
+
+
+def _end(c) -> tuple[int, int]:
+    if isinstance(c, Token):
+        return c.end_line, c.end_column
+    if isinstance(c, tuple):
+        return _end(c[-1])
+    return c.span.end_line, c.span.end_column
+
+
+def cover(children) -> A.Span:
+    if not children:
+        return A.Span(context.file, 1, 1, 1, 1)
+    (l1, c1), (l2, c2) = _start(children[0]), _end(children[-1])
+    return A.Span(context.file, l1, c1, l2, c2)
+
+
+def node(fn):
+    """Call `fn(self, span, *named_children)`: keywords dropped, span covering all."""
+
+    def callback(self, children):
+        span = cover(children)
+        named = [c for c in children if not (isinstance(c, Token) and c.type not in NAMED_TERMINALS)]
+        return fn(self, span, *named)
+
+    callback.__name__ = fn.__name__
+    return callback
+
+
+def token_span(tok: Token) -> A.Span:
+    return A.Span(context.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _duration(tok: Token) -> A.Duration:
+    return A.Duration(parse_duration(str(tok)), token_span(tok))
+
+
+def parse_duration(text: str) -> float:
+    total = 0.0
+    for amount, unit in _DURATION_PART.findall(text):
+        total += float(amount) * DURATION_UNITS[unit]
+    return int(total) if total == int(total) else total
+
+
+def parse_number(text: str) -> int | float:
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    value = float(text)
+    return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
+
+
+def decode_string(tok: Token) -> A.String:
+    raw = str(tok)
+    triple = raw.startswith('"""')
+    body = raw[3:-3] if triple else raw[1:-1]
+
+    def unescape(m: re.Match) -> str:
+        esc = m.group(1)
+        if esc in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[esc]
+        if esc.startswith("u") and len(esc) == 5:
+            return chr(int(esc[1:], 16))
+        context.diagnostics.append(
+            error(token_span(tok), "E002", f"unknown escape `\\{esc}` in string",
+                  'use \\" \\\\ \\n \\t or \\uXXXX')
+        )
+        return esc
+
+    value = _ESCAPE.sub(unescape, body) if "\\" in body else body
+    return A.String(value, triple, token_span(tok))
+
+
+def _is_aggregate_free(expr) -> bool:
+    if isinstance(expr, A.Aggregate):
+        return False
+    for name in ("left", "right", "operand"):
+        sub = getattr(expr, name, None)
+        if sub is not None and not _is_aggregate_free(sub):
+            return False
+    if isinstance(expr, A.ListExpr):
+        return all(_is_aggregate_free(i) for i in expr.items)
+    return True
+
+
+class ToAst(Transformer):
+    """One method per grammar rule (or alias); see grammar.lark."""
+
+    # ---- file
+    def start(self, children):
+        return tuple(children)
+
+    # ---- monitors
+    @node
+    def monitor(self, meta, *children):
+        name = None
+        rest = list(children)
+        if rest and isinstance(rest[0], _Marker):
+            name = rest.pop(0).value
+        trigger, clauses = rest[0], tuple(rest[1:])
+        return A.Monitor(trigger, clauses, name, meta)
+
+    @node
+    def monitor_name(self, meta, name):
+        return _Marker(name, meta)
+
+    @node
+    def absence_trigger(self, meta, path, within):
+        return A.AbsenceTrigger(path, _duration(within), meta)
+
+    @node
+    def metric_trigger(self, meta, expr, window):
+        return A.MetricTrigger(expr, _duration(window), meta)
+
+    @node
+    def expr_trigger(self, meta, expr):
+        span = meta
+        if isinstance(expr, A.Path):
+            return A.EventTrigger(expr, span)
+        if isinstance(expr, A.Compare) and isinstance(expr.left, A.Path) and _is_aggregate_free(expr):
+            return A.ComparisonTrigger(expr.left, expr.op, expr.right, span)
+        if not _is_aggregate_free(expr):
+            raise DeclarationError(error(
+                span, "E403", "a metric trigger needs a window",
+                "add `over DURATION`, e.g. `count(login.failed) > 100 over 5m`"))
+        raise DeclarationError(error(
+            span, "E403",
+            "a trigger is an event pattern, a field comparison, `no PATTERN within D` or a metric",
+            "put extra conditions in a `where` clause: `when execution.failed where flow == \"Sync\"`"))
+
+    # ---- clauses
+    @node
+    def where_clause(self, meta, expr):
+        return A.WhereClause(expr, span=meta)
+
+    @node
+    def on_clause(self, meta, scope, *values):
+        return A.OnClause(str(scope), tuple(values), token_span(scope), meta)
+
+    @node
+    def by_clause(self, meta, *paths):
+        return A.ByClause(tuple(paths), meta)
+
+    @node
+    def notify_clause(self, meta, *children):
+        targets = tuple(c for c in children if isinstance(c, A.Target))
+        via: tuple = ()
+        without = False
+        for c in children:
+            if isinstance(c, tuple):
+                via = c
+            elif isinstance(c, _Marker):
+                without = True
+        return A.NotifyClause(targets, via, without, meta)
+
+    @node
+    def via_part(self, meta, *vias):
+        return tuple(vias)
+
+    @node
+    def via(self, meta, kind, name=None):
+        return A.Via(str(kind), name, token_span(kind), meta)
+
+    @node
+    def without_resolved(self, meta):
+        return _Marker(True, meta)
+
+    @node
+    def target(self, meta, kind, name):
+        return A.Target(str(kind), name, token_span(kind), meta)
+
+    @node
+    def every_clause(self, meta, d):
+        return A.EveryClause(_duration(d), meta)
+
+    @node
+    def for_clause(self, meta, d):
+        return A.ForClause(_duration(d), meta)
+
+    @node
+    def keep_clause(self, meta, d):
+        return A.KeepFiringClause(_duration(d), meta)
+
+    @node
+    def escalate_clause(self, meta, *children):
+        *targets, after = children
+        return A.EscalateClause(tuple(targets), _duration(after), meta)
+
+    @node
+    def until_clause(self, meta, path, where=None):
+        return A.UntilClause(path, where, meta)
+
+    @node
+    def severity_clause(self, meta, level):
+        return A.SeverityClause(str(level), token_span(level), meta)
+
+    @node
+    def message_clause(self, meta, text):
+        return A.MessageClause(text, meta)
+
+    @node
+    def label_clause(self, meta, name, value):
+        return A.LabelClause(str(name), value, meta)
+
+    @node
+    def mute_clause(self, meta, schedule):
+        return A.MuteClause(schedule, meta)
+
+    @node
+    def disabled_clause(self, meta):
+        return A.DisabledClause(meta)
+
+    # ---- expressions
+    def _binary(op):  # noqa: N805 - a factory used in the class body
+        @node
+        def build(self, meta, left, right):
+            return A.Binary(op, left, right, meta)
+        return build
+
+    or_op = _binary("or")
+    and_op = _binary("and")
+    add_op = _binary("+")
+    sub_op = _binary("-")
+    mul_op = _binary("*")
+    div_op = _binary("/")
+
+    def _compare(op):  # noqa: N805
+        @node
+        def build(self, meta, left, right):
+            return A.Compare(op, left, right, meta)
+        return build
+
+    in_op = _compare("in")
+    not_in_op = _compare("not in")
+    contains_op = _compare("contains")
+    startswith_op = _compare("startswith")
+    endswith_op = _compare("endswith")
+    matches_op = _compare("matches")
+
+    @node
+    def compare(self, meta, left, op, right):
+        return A.Compare(str(op), left, right, meta)
+
+    @node
+    def not_op(self, meta, operand):
+        return A.Unary("not", operand, meta)
+
+    @node
+    def neg_op(self, meta, operand):
+        span = meta
+        if isinstance(operand, A.Number):
+            return A.Number(-operand.value, span)
+        if isinstance(operand, A.Percent):
+            return A.Percent(-operand.value, span)
+        if isinstance(operand, A.Duration):
+            return A.Duration(-operand.seconds, span)
+        return A.Unary("-", operand, span)
+
+    @node
+    def exists_op(self, meta, path):
+        return A.Exists(path, meta)
+
+    def aggregate(self, children):
+        span = cover(children)
+        func = children[0]
+        has_of = any(isinstance(c, Token) and c == "of" and c.type not in NAMED_TERMINALS for c in children)
+        named = [c for c in children[1:] if not isinstance(c, Token)]
+        if has_of:
+            field, pattern, *rest = named
+        else:
+            field, (pattern, *rest) = None, named
+        where = rest[0] if rest else None
+        return A.Aggregate(str(func), pattern, field, where, token_span(func), span)
+
+    def atom(self, children):
+        """`( expr )`: the parentheses only group."""
+        return children[1]
+
+    @node
+    def list(self, meta, *items):
+        return A.ListExpr(tuple(i for i in items if i is not None), meta)
+
+    @node
+    def path(self, meta, *tokens):
+        star = bool(tokens) and tokens[-1].type == "STAR"
+        parts = tuple(str(t) for t in (tokens[:-1] if star else tokens))
+        return A.Path(parts, star, meta)
+
+    # ---- literals
+    @node
+    def string(self, meta, tok):
+        return decode_string(tok)
+
+    @node
+    def number(self, meta, tok):
+        return A.Number(parse_number(str(tok)), token_span(tok))
+
+    @node
+    def neg_number(self, meta, tok):
+        return A.Number(-parse_number(str(tok)), meta)
+
+    @node
+    def percent(self, meta, tok):
+        return A.Percent(parse_number(str(tok)[:-1]), token_span(tok))
+
+    @node
+    def duration(self, meta, tok):
+        return _duration(tok)
+
+    @node
+    def true(self, meta):
+        return A.Bool(True, meta)
+
+    @node
+    def false(self, meta):
+        return A.Bool(False, meta)
+
+    @node
+    def null(self, meta):
+        return A.Null(meta)
+
+    @node
+    def time_range(self, meta, tok):
+        start_text, end_text = (p.strip() for p in str(tok).split("-"))
+        span = token_span(tok)
+
+        def minutes(text: str) -> int:
+            h, m = (int(x) for x in text.split(":"))
+            if h > 24 or m > 59 or (h == 24 and m):
+                context.diagnostics.append(
+                    error(span, "E309", f"`{text}` is not a time of day", "use HH:MM from 00:00 to 24:00"))
+            return h * 60 + m
+
+        return A.TimeRange(minutes(start_text), minutes(end_text), span)
+
+    # ---- blocks
+    @node
+    def block(self, meta, kind, name, *items):
+        return A.Block(str(kind), name, tuple(items), token_span(kind), meta)
+
+    @node
+    def value_item(self, meta, key, *values):
+        return A.BlockItem(str(key), tuple(values), token_span(key), meta)
+
+    @node
+    def word_item(self, meta, key, *words):
+        return A.BlockItem(str(key), tuple(A.Word(str(w), token_span(w)) for w in words),
+                           token_span(key), meta)
+
+    @node
+    def json_object(self, meta, *members):
+        return A.JsonObject(tuple(m for m in members if m is not None), meta)
+
+    @node
+    def json_member(self, meta, key, value):
+        return (key, value)
+
+    @node
+    def json_array(self, meta, *items):
+        return A.JsonArray(tuple(i for i in items if i is not None), meta)

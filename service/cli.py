@@ -1,0 +1,81 @@
+"""`tocsin`: the one command-line entry point.
+
+    tocsin lint PATH…                 check rule files (exit 0 clean, 1 errors, 2 usage)
+    tocsin fmt [--check] PATH…        canonical formatting
+    tocsin test RULES… --events F     run rules over recorded events, print alert events
+    tocsin serve                      the API, evaluator and (embedded) workers
+    tocsin worker                     Dramatiq delivery workers on TOCSIN_REDIS_URL
+
+Each command lives with the package that owns it; this module only parses arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors already; keep its message on stderr."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tocsin", description="Tocsin: alerting rules engine")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    lint = sub.add_parser("lint", help="check rule files")
+    lint.add_argument("paths", nargs="+", metavar="PATH")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+
+    fmt = sub.add_parser("fmt", help="format rule files canonically")
+    fmt.add_argument("paths", nargs="+", metavar="PATH")
+    fmt.add_argument("--check", action="store_true", help="only report files that would change")
+
+    test = sub.add_parser("test", help="run rules over recorded events")
+    test.add_argument("paths", nargs="+", metavar="RULES")
+    test.add_argument("--events", required=True, metavar="FILE.jsonl")
+    test.add_argument("--until", metavar="RFC3339")
+    test.add_argument("--format", choices=("text", "json"), default="text")
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    worker = sub.add_parser("worker", help="run delivery workers")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=8)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "lint":
+        from dsl.cli import lint_command
+
+        return lint_command(args)
+    if args.command == "fmt":
+        from dsl.cli import fmt_command
+
+        return fmt_command(args)
+    if args.command == "test":
+        from engine.cli import test_command
+
+        return test_command(args)
+    if args.command == "serve":
+        from service.serve import serve_command
+
+        return serve_command(args)
+    if args.command == "worker":
+        from delivery.worker import worker_command
+
+        return worker_command(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
