@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve_command(args)
     if args.command == "worker":
-        from delivery.worker import worker_command
+        from service.worker import worker_command
 
         return worker_command(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
