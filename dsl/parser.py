@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from dsl import ast as A
 from dsl.diagnostics import Diagnostic, error
+from dsl.lexer import TocsinLexer
 from dsl.transform import DeclarationError, ToAst, context
 
 
@@ -26,7 +27,7 @@ def _parser() -> Lark:
     return Lark(
         grammar,
         parser="lalr",
-        lexer="contextual",
+        lexer=TocsinLexer,
         keep_all_tokens=True,
         maybe_placeholders=False,
         transformer=ToAst(),
