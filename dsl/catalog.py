@@ -1,0 +1,115 @@
+"""What the checker knows about the world: event types, fields, block settings.
+
+Everything here follows spec/events.md and spec/language.md. Field types are the names
+of `dsl.exprtypes` (plain strings, so this module stays a table with no logic).
+"""
+
+from __future__ import annotations
+
+# ------------------------------------------------------------------------- types
+
+STRING = "string"
+NUMBER = "number"
+DURATION = "duration"
+PERCENT = "percent"
+BOOL = "bool"
+LEVEL = "level"
+SEVERITY = "severity"
+LIST = "list"
+NULL = "null"
+OBJECT = "object"
+UNKNOWN = "unknown"
+
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+SEVERITIES = ("info", "warning", "error", "critical")
+
+# -------------------------------------------------------------------- event types
+
+BUILTIN_TYPES: dict[str, tuple[str, ...]] = {
+    "execution": ("started", "completed", "failed", "retry_pending"),
+    "instance": ("enabled", "disabled", "removed"),
+    "log": ("written",),
+    "connection": ("error",),
+    "alert": ("fired", "resolved", "acknowledged", "escalated"),
+    "notification": ("sent", "failed"),
+}
+
+ALL_BUILTIN_TYPES = tuple(f"{f}.{a}" for f, actions in BUILTIN_TYPES.items() for a in actions)
+
+# ------------------------------------------------------------------------- fields
+
+ENVELOPE_SCALARS: dict[str, str] = {
+    "id": STRING,
+    "type": STRING,
+    "time": STRING,
+    "source": STRING,
+    "flow": STRING,
+    "step": STRING,
+    "message": STRING,
+    "level": LEVEL,
+}
+
+# Envelope objects whose sub-fields are fixed: a typo under them is knowable.
+ENVELOPE_OBJECTS: dict[str, dict[str, str]] = {
+    "instance": {"id": STRING, "name": STRING},
+    "customer": {"name": STRING, "external_id": STRING},
+    "execution": {"id": STRING, "duration": DURATION, "attempt": NUMBER,
+                  "will_retry": BOOL, "started_at": STRING},
+    "connection": {"name": STRING, "error": STRING},
+}
+
+# Fields of each built-in family, as `FAMILY.FIELD` in a comparison trigger or a bare
+# `FIELD` inside that family's events. `strict` families reject other fields; the
+# service's own `alert`/`notification` events carry free-form `data`, so they don't.
+FAMILY_FIELDS: dict[str, dict[str, str]] = {
+    "execution": ENVELOPE_OBJECTS["execution"],
+    "instance": ENVELOPE_OBJECTS["instance"],
+    "connection": ENVELOPE_OBJECTS["connection"],
+    "log": {"level": LEVEL, "message": STRING, "step": STRING, "flow": STRING},
+    "alert": {"monitor": STRING, "key": STRING, "value": NUMBER, "threshold": NUMBER,
+              "severity": SEVERITY},
+    "notification": {"channel": STRING, "target": STRING, "status": STRING,
+                     "attempts": NUMBER, "error": STRING},
+}
+STRICT_FAMILIES = frozenset({"execution", "instance", "connection", "log"})
+
+# ------------------------------------------------------------------------ monitors
+
+AGGREGATES = ("count", "rate", "sum", "avg", "min", "max", "p50", "p90", "p95", "p99", "distinct")
+COUNTING_AGGREGATES = ("count", "rate")
+SCOPES = ("flow", "instance", "customer")
+TARGET_KINDS = ("group", "email", "sms", "webhook", "slack", "pagerduty")
+CONTACT_KINDS = ("email", "sms")
+CHANNEL_KINDS = ("webhook", "slack", "pagerduty")
+REPEATABLE_CLAUSES = frozenset({"on", "notify", "escalate", "label"})
+
+# ------------------------------------------------------------------------- blocks
+
+BLOCK_KINDS = ("webhook", "slack", "pagerduty", "group", "schedule")
+
+# setting -> repeatable?
+SETTINGS: dict[str, dict[str, bool]] = {
+    "webhook": {"url": False, "method": False, "header": True, "timeout": False,
+                "signing_secret": False, "payload": False},
+    "slack": {"url": False, "text": False, "blocks": False, "timeout": False},
+    "pagerduty": {"routing_key": False, "url": False, "timeout": False},
+    "group": {"email": True, "sms": True, "webhook": True, "slack": True, "pagerduty": True},
+    "schedule": {"days": True, "hours": True, "timezone": False},
+}
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "webhook": ("url",),
+    "slack": ("url",),
+    "pagerduty": ("routing_key",),
+}
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MAX_TIMEOUT_SECONDS = 60
+MAX_REGEX_LENGTH = 500
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# ---------------------------------------------------------------------- templates
+
+TEMPLATE_VARIABLES = ("monitor", "alert", "event", "group", "secrets")
+PRISMATIC_VARIABLES = ("SUBJECT", "NAME", "INSTANCE", "INSTANCE_ID", "EXECUTION_ID", "CUSTOMER",
+                       "CUSTOMER_EXTERNAL_ID", "FLOW", "TRIGGER", "STEP", "URL")
