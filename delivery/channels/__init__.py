@@ -1,0 +1,64 @@
+"""The channel registry: one module per channel, each registering itself.
+
+    @channel("webhook", config=WebhookConfig)
+    def send_webhook(request, config, ctx) -> httpx.Response | None: ...
+
+A sender renders its templates through `ctx.render` / `ctx.render_json`, sends, and
+returns the receiver's response (or None when the protocol has none, e.g. SMTP) or
+raises; it never classifies or records: `delivery.pipeline` does that for every channel
+alike. `config` is the channel's typed config built by `config.from_request(request,
+settings)`; adding a channel is adding one module here and its test.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+CHANNEL_MODULES = ("webhook", "slack", "pagerduty", "email", "sms")
+
+
+class ChannelConfig(Protocol):
+    @classmethod
+    def from_request(cls, request: Any, settings: Any) -> ChannelConfig: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    kind: str
+    config: type
+    send: Callable[..., Any]
+
+
+_REGISTRY: dict[str, ChannelSpec] = {}
+_builtins_loaded = False
+
+
+def channel(kind: str, *, config: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `send` as the sender for destinations of `kind`."""
+
+    def register(send: Callable[..., Any]) -> Callable[..., Any]:
+        _REGISTRY[kind] = ChannelSpec(kind, config, send)
+        return send
+
+    return register
+
+
+def get_channel(kind: str) -> ChannelSpec:
+    """The registered channel for `kind` (the built-in modules are imported on first use)."""
+    global _builtins_loaded
+    if not _builtins_loaded:
+        for name in CHANNEL_MODULES:
+            importlib.import_module(f"delivery.channels.{name}")
+        _builtins_loaded = True
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise LookupError(f"no delivery channel for kind {kind!r}") from None
+
+
+def registered_kinds() -> list[str]:
+    get_channel("webhook")
+    return sorted(_REGISTRY)

@@ -1,0 +1,95 @@
+"""Delivery settings, read once from `TOCSIN_*` environment variables.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| `TOCSIN_REDIS_URL` | unset | Dramatiq's Redis broker (`tocsin worker`) |
+| `TOCSIN_SMTP_URL` | unset | `smtp://user:pass@host:port[?starttls=1]` or `smtps://…` |
+| `TOCSIN_SMTP_FROM` | `tocsin@localhost` | envelope and header sender |
+| `TOCSIN_SMS_URL` | unset | Twilio-compatible `…/Messages.json` endpoint |
+| `TOCSIN_SMS_FROM` | unset | the sending number (`From`) |
+| `TOCSIN_SECRET_SMS_ACCOUNT_SID`, `TOCSIN_SECRET_SMS_AUTH_TOKEN` | unset | SMS basic auth |
+| `TOCSIN_SECRET_<NAME>` | — | `{{ secrets.NAME }}` |
+| `TOCSIN_SECRETS_FILE` | unset | JSON object or `NAME=value` lines; the environment wins |
+| `TOCSIN_WEBHOOK_DENY_PRIVATE` | `0` | `1` also refuses loopback and private addresses |
+| `TOCSIN_DELIVERY_MAX_ATTEMPTS` | `8` | attempts per delivery, first included |
+| `TOCSIN_DELIVERY_RETRY_BASE` | `3` | seconds before the first retry (each next one x3) |
+| `TOCSIN_DELIVERY_MAX_AGE` | `3600` | seconds after the first attempt when retrying stops |
+| `TOCSIN_DELIVERY_<KIND>_MAX_ATTEMPTS` / `_RETRY_BASE` / `_MAX_AGE` | — | per channel kind |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+CHANNEL_KINDS = ("webhook", "slack", "pagerduty", "email", "sms")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: retry k (1-based) waits about base * factor**(k-1).
+
+    The defaults give 8 attempts within an hour (3 s, 9 s, 27 s, … 36 min) and a first
+    retry within about 3 s. `max_delay` caps one wait, `max_age` the whole delivery.
+    """
+
+    max_attempts: int = 8
+    base: float = 3.0
+    factor: float = 3.0
+    max_delay: float = 2400.0
+    max_age: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Everything a worker reads from its environment (secrets are read separately)."""
+
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    smtp_from: str = "tocsin@localhost"
+    sms_url: str | None = None
+    sms_from: str | None = None
+    deny_private: bool = False
+    retry: RetryPolicy = RetryPolicy()
+    retry_by_kind: dict[str, RetryPolicy] = field(default_factory=dict)
+    template_max_bytes: int = 64 * 1024
+    template_max_seconds: float = 0.5
+    http_max_connections: int = 200
+
+    def retry_for(self, kind: str) -> RetryPolicy:
+        return self.retry_by_kind.get(kind, self.retry)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DeliverySettings:
+        env = os.environ if env is None else env
+        retry = _retry_from(env, "TOCSIN_DELIVERY_", RetryPolicy())
+        by_kind = {}
+        for kind in CHANNEL_KINDS:
+            policy = _retry_from(env, f"TOCSIN_DELIVERY_{kind.upper()}_", retry)
+            if policy != retry:
+                by_kind[kind] = policy
+        return cls(
+            redis_url=env.get("TOCSIN_REDIS_URL") or None,
+            smtp_url=env.get("TOCSIN_SMTP_URL") or None,
+            smtp_from=env.get("TOCSIN_SMTP_FROM") or "tocsin@localhost",
+            sms_url=env.get("TOCSIN_SMS_URL") or None,
+            sms_from=env.get("TOCSIN_SMS_FROM") or None,
+            deny_private=env.get("TOCSIN_WEBHOOK_DENY_PRIVATE", "0").strip().lower()
+            in ("1", "true", "yes", "on"),
+            retry=retry,
+            retry_by_kind=by_kind,
+        )
+
+
+def _retry_from(env: Mapping[str, str], prefix: str, default: RetryPolicy) -> RetryPolicy:
+    changes: dict[str, float | int] = {}
+    for name, attr, conv in (
+        ("MAX_ATTEMPTS", "max_attempts", int),
+        ("RETRY_BASE", "base", float),
+        ("MAX_AGE", "max_age", float),
+    ):
+        raw = env.get(prefix + name)
+        if raw:
+            changes[attr] = conv(raw)
+    return replace(default, **changes) if changes else default
