@@ -1,0 +1,223 @@
+"""The alert state machine's notifying half: fire, repeat, escalate, resolve, mute.
+
+`AlertBook` turns transitions decided by the trigger runtimes into `AlertEvent`s, with
+deterministic ids and logical times, and owns the per-alert timers:
+
+    esc<i>   `escalate … after`: once per alert and clause, unless acknowledged first
+    repeat   absence/metric `every` (absence: its interval), while firing and unacknowledged
+    digest   event triggers with `every`: the matches skipped inside the interval
+    expire   event triggers without `until`: silent resolution after the expiry (24 h)
+    unmute   a muted notification goes out when its mute ends, if still firing
+
+Ids: alert = sha256(monitor, key)[:24]; alert event = sha256(alert id, kind, at, n)[:32]
+with `n` counting earlier rounds of that alert at the very same time (normally 0), so
+replaying the same events reproduces the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from engine.events import from_ms, to_ms
+from engine.model import (
+    ESCALATED, FIRED, FIRING, PENDING, REPEATED, RESOLVED, RESOLVED_STATUS, Alert,
+    AlertEvent, Destination,
+)
+from engine.routing import dedupe
+from engine.schedules import active_until, is_active
+from engine.silences import active as silence_active
+from engine.silences import alert_labels
+from engine.silences import matches as silence_matches
+
+if TYPE_CHECKING:
+    from engine.compile import CompiledMonitor
+    from engine.engine import Engine
+
+ALERT_TIMERS = ("repeat", "digest", "expire", "unmute")
+
+
+def alert_id(monitor: str, kid: str) -> str:
+    return hashlib.sha256(f"{monitor}\x00{kid}".encode()).hexdigest()[:24]
+
+
+class AlertBook:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.out: list[AlertEvent] = []
+
+    # ------------------------------------------------------------------ lookup
+    def find(self, cm: CompiledMonitor, kid: str) -> Alert | None:
+        return self.engine.store.get(alert_id(cm.name, kid))
+
+    def open(self, cm: CompiledMonitor, key: dict, kid: str) -> Alert:
+        """The alert for this key, created (inactive) if new."""
+        aid = alert_id(cm.name, kid)
+        alert = self.engine.store.get(aid)
+        if alert is None:
+            alert = Alert(aid, cm.name, dict(key), severity=cm.severity,
+                          labels=dict(cm.labels), threshold=cm.threshold)
+        return alert
+
+    # ------------------------------------------------------------- transitions
+    def pending(self, alert: Alert, at: int) -> None:
+        alert.status = PENDING
+        alert.pending_since = from_ms(at)
+        self.engine.store.put(alert)
+
+    def drop_pending(self, alert: Alert) -> None:
+        """pending -> inactive: back to its last resolution, or gone if it never fired."""
+        alert.pending_since = None
+        if alert.resolved_at is None:
+            self.engine.store.delete(alert.id)
+        else:
+            alert.status = RESOLVED_STATUS
+            self.engine.store.put(alert)
+
+    def fire(self, cm: CompiledMonitor, alert: Alert, at: int, event: dict | None,
+             value: Any = None, repeat_ms: int | None = None) -> None:
+        alert.status = FIRING
+        alert.fired_at, alert.resolved_at, alert.resolved_by = from_ms(at), None, None
+        alert.pending_since = None
+        alert.acknowledged, alert.acknowledged_by, alert.acknowledged_at = False, None, None
+        alert.comment = None
+        alert.count, alert.skipped, alert.escalated, alert.muted_kind = 1, 0, [], None
+        self._touch(alert, at, event, value)
+        self.emit(cm, alert, FIRED, at, cm.routes.fired, 1, event)
+        timers, kid = self.engine.timers, alert.id
+        for i, (after, _) in enumerate(cm.routes.escalations):
+            timers.schedule(f"esc{i}", cm.name, kid, at + after, i)
+        if repeat_ms:
+            timers.schedule("repeat", cm.name, kid, at + repeat_ms, repeat_ms)
+
+    def match(self, cm: CompiledMonitor, alert: Alert, at: int, event: dict) -> None:
+        """Another match of an open event alert: `repeated` now, or counted for later."""
+        alert.count += 1
+        self._touch(alert, at, event, alert.value)
+        if alert.acknowledged:
+            return
+        last = to_ms(alert.last_notified_at) if alert.last_notified_at else at
+        if cm.every_ms is None or at >= last + cm.every_ms:
+            covered, alert.skipped = alert.skipped + 1, 0
+            self.engine.timers.cancel("digest", cm.name, alert.id)
+            self.emit(cm, alert, REPEATED, at, cm.routes.fired, covered, event)
+        else:
+            alert.skipped += 1
+            self.engine.timers.schedule("digest", cm.name, alert.id, last + cm.every_ms)
+            self.engine.store.put(alert)
+
+    def resolve(self, cm: CompiledMonitor, alert: Alert, at: int, *, notify: bool,
+                event: dict | None = None, by: str | None = None) -> None:
+        alert.status = RESOLVED_STATUS
+        alert.resolved_at, alert.resolved_by = from_ms(max(at, to_ms(alert.fired_at))), by
+        alert.pending_since, alert.muted_kind = None, None
+        self._cancel_timers(cm, alert)
+        if event is not None:
+            alert.last_event = event
+        if notify:
+            dests = list(cm.routes.resolved)
+            for i in alert.escalated:
+                dests.extend(cm.routes.escalations[i][1])
+            self.emit(cm, alert, RESOLVED, to_ms(alert.resolved_at), dedupe(dests),
+                      alert.count, event)
+        else:
+            self.engine.store.put(alert)
+
+    def acknowledge(self, cm: CompiledMonitor, alert: Alert) -> None:
+        self._cancel_timers(cm, alert, keep=("expire",))
+
+    def _cancel_timers(self, cm: CompiledMonitor, alert: Alert, keep: tuple = ()) -> None:
+        timers = self.engine.timers
+        for kind in ALERT_TIMERS + tuple(f"esc{i}" for i in range(len(cm.routes.escalations))):
+            if kind not in keep:
+                timers.cancel(kind, cm.name, alert.id)
+
+    def _touch(self, alert: Alert, at: int, event: dict | None, value: Any) -> None:
+        alert.value = value
+        if event is not None:
+            alert.last_event = event
+            alert.last_triggered_at = from_ms(at)
+
+    # ------------------------------------------------------------------ emit
+    def emit(self, cm: CompiledMonitor, alert: Alert, kind: str, at: int,
+             dests: tuple[Destination, ...] | list[Destination], count: int,
+             event: dict | None) -> AlertEvent:
+        at_dt = from_ms(at)
+        n = alert.same_at + 1 if alert.last_event_at == at_dt else 0
+        alert.last_event_at, alert.same_at = at_dt, n
+        eid = hashlib.sha256(f"{alert.id}\x00{kind}\x00{at}\x00{n}".encode()).hexdigest()[:32]
+        mute_end = self.mute_end(cm, alert, at_dt)
+        muted = mute_end is not False
+        if kind != RESOLVED:
+            alert.last_notified_at = at_dt
+            alert.muted_kind = kind if muted else None
+            if muted:
+                self.engine.timers.schedule("unmute", cm.name, alert.id, mute_end)
+        ae = AlertEvent(
+            id=eid, alert_id=alert.id, monitor=cm.name, key=dict(alert.key), kind=kind,
+            at=at_dt, severity=cm.severity, destinations=tuple(dests), count=count,
+            value=alert.value, threshold=alert.threshold, event=event,
+            labels=dict(cm.labels), message=cm.message, fired_at=alert.fired_at,
+            resolved_at=alert.resolved_at, muted=muted,
+        )
+        self.engine.store.put(alert)
+        self.out.append(ae)
+        return ae
+
+    def mute_end(self, cm: CompiledMonitor, alert: Alert, at: Any) -> int | bool:
+        """False when not muted at `at`; else when the mute ends (ms; far future if never)."""
+        ends: list[int] = []
+        schedule = self.engine.ruleset.schedules.get(cm.mute) if cm.mute else None
+        if schedule is not None and is_active(schedule, at):
+            until = active_until(schedule, at)
+            ends.append(to_ms(until) if until else to_ms(at) + 7 * 86_400_000)
+        if self.engine.silences:
+            labels = alert_labels(cm.name, cm.severity, alert.key, dict(cm.labels))
+            for s in self.engine.silences:
+                if silence_active(s, at) and silence_matches(s, labels):
+                    ends.append(to_ms(s.ends_at))
+        return max(ends) if ends else False
+
+    # ----------------------------------------------------------------- timers
+    def on_timer(self, timer: Any) -> None:
+        engine = self.engine
+        cm = engine.monitors.get(timer.monitor)
+        alert = engine.store.get(timer.key)
+        if cm is None or alert is None or alert.status != FIRING:
+            return
+        at = timer.deadline
+        if timer.kind == "expire":
+            self.resolve(cm, alert, at, notify=False)
+        elif alert.acknowledged:
+            return
+        elif timer.kind.startswith("esc"):
+            self._escalate(cm, alert, at, timer.data)
+        elif timer.kind == "repeat":
+            self.emit(cm, alert, REPEATED, at, cm.routes.fired, 1, None)
+            engine.timers.schedule("repeat", cm.name, alert.id, at + timer.data, timer.data)
+        elif timer.kind == "digest" and alert.skipped:
+            covered, alert.skipped = alert.skipped, 0
+            self.emit(cm, alert, REPEATED, at, cm.routes.fired, covered, alert.last_event)
+        elif timer.kind == "unmute":
+            self._unmute(cm, alert, at)
+
+    def _escalate(self, cm: CompiledMonitor, alert: Alert, at: int, index: int) -> None:
+        if index in alert.escalated:
+            return
+        alert.escalated.append(index)
+        self.emit(cm, alert, ESCALATED, at, cm.routes.escalations[index][1], alert.count,
+                  alert.last_event)
+
+    def _unmute(self, cm: CompiledMonitor, alert: Alert, at: int) -> None:
+        kind = alert.muted_kind
+        if kind is None:
+            return
+        end = self.mute_end(cm, alert, from_ms(at))
+        if end is not False:
+            self.engine.timers.schedule("unmute", cm.name, alert.id, end)
+            return
+        alert.muted_kind = None
+        dests = cm.routes.fired
+        if kind == ESCALATED:
+            dests = dedupe([d for i in alert.escalated for d in cm.routes.escalations[i][1]])
+        self.emit(cm, alert, kind, at, dests, alert.count, alert.last_event)

@@ -1,0 +1,225 @@
+"""The engine facade: events and clock ticks in, alert events out. Pure: no I/O.
+
+    engine = Engine(ruleset, now=start)
+    engine.process(event)   # -> [AlertEvent]: fires timers due before the event, then it
+    engine.tick(now)        # -> [AlertEvent]: every timer due at or before `now`
+
+Time is logical: the clock is the latest event time or tick seen, timers carry exact
+deadlines, and an alert event's `at` is the time of the event or deadline that caused
+it, so live evaluation and replay produce the same alert events with the same ids.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from dsl.ruleset import RuleSet
+from engine.alerts import AlertBook, alert_id
+from engine.compile import CompiledMonitor, compile_ruleset
+from engine.events import event_ms, family_of, from_ms, to_ms
+from engine.index import MonitorIndex
+from engine.model import FIRING, PENDING, Alert, AlertEvent, Silence
+from engine.store import MemoryStore, Store
+from engine.timers import TimerQueue
+from engine.triggers import Runtime, make_runtime
+
+MAX_CAUSAL_DEPTH = 3
+_BOOK_TIMERS = ("repeat", "digest", "expire", "unmute")
+
+
+def monitor_signature(cm: CompiledMonitor, monitor_repr: str) -> str:
+    """What must be unchanged for a reload to keep a monitor's state."""
+    return cm.source or monitor_repr
+
+
+class Engine:
+    def __init__(self, ruleset: RuleSet, now: datetime, store: Store | None = None,
+                 public_url: str = "http://127.0.0.1:8080",
+                 event_alert_expiry: timedelta = timedelta(hours=24)) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+        self.public_url = public_url
+        self.event_alert_expiry_ms = int(event_alert_expiry.total_seconds() * 1000)
+        self.clock_ms = to_ms(now)
+        self.timers = TimerQueue()
+        self.book = AlertBook(self)
+        self.silences: list[Silence] = []
+        self.runtimes: dict[str, Runtime] = {}
+        self._install(ruleset, keep=set())
+
+    # ----------------------------------------------------------------- rules
+    def _install(self, ruleset: RuleSet, keep: set[str]) -> None:
+        """Compile `ruleset`; monitors named in `keep` keep their runtime state."""
+        self.ruleset = ruleset
+        self.monitors = compile_ruleset(ruleset)
+        self.signatures = {m.name: monitor_signature(self.monitors[m.name], repr(m.monitor))
+                           for m in ruleset.monitors}
+        old = self.runtimes
+        self.runtimes = {}
+        for name, cm in self.monitors.items():
+            if name in keep:
+                rt = old[name]
+                rt.cm = cm
+            else:
+                rt = make_runtime(cm, self)
+                if not cm.disabled:
+                    rt.start(self.clock_ms)
+            self.runtimes[name] = rt
+        self.index = MonitorIndex(list(self.monitors.values()))
+
+    def reload(self, ruleset: RuleSet, *, now: datetime) -> None:
+        """Swap rules: monitors whose text is unchanged keep alerts, windows and timers;
+        the state of removed or changed monitors is dropped."""
+        self.clock_ms = max(self.clock_ms, to_ms(now))
+        old_sigs = self.signatures
+        new = compile_ruleset(ruleset)
+        keep = {m.name for m in ruleset.monitors
+                if old_sigs.get(m.name) == monitor_signature(new[m.name], repr(m.monitor))}
+        for name in old_sigs:
+            if name not in keep:
+                self._drop_state(name)
+        self._install(ruleset, keep)
+
+    def _drop_state(self, name: str) -> None:
+        self.timers.drop_monitor(name)
+        for alert in list(self.store.all()):
+            if alert.monitor == name:
+                self.store.delete(alert.id)
+
+    # ------------------------------------------------------------ evaluation
+    def process(self, event: dict) -> list[AlertEvent]:
+        """Evaluate one event (an envelope dict with `time`)."""
+        t = event_ms(event)
+        self._advance(t, inclusive=False)
+        self.clock_ms = max(self.clock_ms, t)
+        skip: Iterable[str] = ()
+        caused = event.get("caused_by")
+        if isinstance(caused, dict):
+            if (caused.get("depth") or 0) >= MAX_CAUSAL_DEPTH:
+                return self._drain()
+            skip = caused.get("monitors") or ()
+        fam = family_of(event)
+        runtimes = self.runtimes
+        for cm in self.index.candidates(event):
+            if cm.scopes and not cm.in_scope(event):
+                continue
+            if skip and cm.name in skip:
+                continue
+            runtimes[cm.name].on_event(event, fam, t)
+        return self._drain()
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        """Fire every timer due at or before `now`, in deadline order."""
+        ms = to_ms(now)
+        self._advance(ms, inclusive=True)
+        self.clock_ms = max(self.clock_ms, ms)
+        return self._drain()
+
+    def _advance(self, until: int, *, inclusive: bool) -> None:
+        while True:
+            timer = self.timers.pop_due(until, inclusive)
+            if timer is None:
+                return
+            self.clock_ms = max(self.clock_ms, timer.deadline)
+            if timer.kind in _BOOK_TIMERS or timer.kind.startswith("esc"):
+                self.book.on_timer(timer)
+            else:
+                rt = self.runtimes.get(timer.monitor)
+                if rt is not None:
+                    rt.on_timer(timer)
+
+    def _drain(self) -> list[AlertEvent]:
+        out, self.book.out = self.book.out, []
+        return out
+
+    @property
+    def now(self) -> datetime:
+        return from_ms(self.clock_ms)
+
+    # ---------------------------------------------------------- people's acts
+    def acknowledge(self, alert_id: str, *, by: str, at: datetime,
+                    comment: str | None = None) -> Alert | None:
+        """Stop repeats and escalations of an open alert. None: unknown alert."""
+        alert = self.store.get(alert_id)
+        if alert is None:
+            return None
+        cm = self.monitors.get(alert.monitor)
+        if alert.status == FIRING and not alert.acknowledged:
+            alert.acknowledged, alert.acknowledged_by = True, by
+            alert.acknowledged_at, alert.comment = at, comment
+            if cm is not None:
+                self.book.acknowledge(cm, alert)
+            self.store.put(alert)
+        return alert
+
+    def clear(self, alert_id: str, *, by: str, at: datetime,
+              comment: str | None = None) -> list[AlertEvent]:
+        """Resolve an open alert by hand; returns the `resolved` alert event, if any."""
+        alert = self.store.get(alert_id)
+        cm = self.monitors.get(alert.monitor) if alert else None
+        if alert is None or cm is None or alert.status not in (FIRING, PENDING):
+            return []
+        at_ms = max(to_ms(at), to_ms(alert.fired_at) if alert.fired_at else 0)
+        alert.comment = comment
+        if alert.status == PENDING:
+            self.book.drop_pending(alert)
+        else:
+            self.book.resolve(cm, alert, at_ms, notify=True, by=by)
+        self.runtimes[cm.name].on_clear(alert, at_ms)
+        return self._drain()
+
+    def set_silences(self, silences: list[Silence]) -> None:
+        """Replace the silences. Muted notifications waiting for a mute to end re-check
+        at the next tick (a deleted silence ends its mute then)."""
+        self.silences = list(silences)
+        for alert in self.store.all():
+            if alert.muted_kind and alert.status == FIRING:
+                self.timers.schedule("unmute", alert.monitor, alert.id, self.clock_ms)
+
+    # ----------------------------------------------------------------- reading
+    def alerts(self) -> list[Alert]:
+        return list(self.store.all())
+
+    def alert(self, alert_id: str) -> Alert | None:
+        return self.store.get(alert_id)
+
+    def alert_for(self, monitor: str, key: dict) -> Alert | None:
+        from engine.events import key_id
+
+        return self.store.get(alert_id(monitor, key_id(key)))
+
+    def drain_changes(self) -> list[Alert]:
+        """Alerts changed since the last call (to persist transitions)."""
+        return self.store.drain_changed()
+
+    def monitor_summaries(self) -> list[dict]:
+        open_count: dict[str, int] = {}
+        for a in self.store.all():
+            if a.status in (FIRING, PENDING):
+                open_count[a.monitor] = open_count.get(a.monitor, 0) + 1
+        return [
+            {"name": cm.name, "file": cm.file, "line": cm.line, "trigger": cm.summary,
+             "severity": cm.severity, "targets": sorted({d.label for d in cm.routes.fired}),
+             "disabled": cm.disabled, "open_alerts": open_count.get(cm.name, 0)}
+            for cm in self.monitors.values()
+        ]
+
+    @property
+    def longest_ms(self) -> int:
+        return max((m.longest_ms for m in self.monitors.values()), default=0)
+
+    # --------------------------------------------------------------- snapshots
+    def snapshot(self) -> dict:
+        from engine.snapshot import snapshot
+
+        return snapshot(self)
+
+    @classmethod
+    def restore(cls, ruleset: RuleSet, snapshot: dict, *, now: datetime,
+                store: Store | None = None, public_url: str = "http://127.0.0.1:8080",
+                event_alert_expiry: timedelta = timedelta(hours=24)) -> Engine:
+        """An engine continuing from `snapshot` (monitors unchanged since keep state)."""
+        from engine.snapshot import restore
+
+        return restore(cls, ruleset, snapshot, now=now, store=store, public_url=public_url,
+                       event_alert_expiry=event_alert_expiry)

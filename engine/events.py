@@ -1,0 +1,153 @@
+"""Reading fields out of an event envelope (events.md), the way the language says.
+
+A path resolves in this order (language.md § Conditions): as written in the envelope
+(`instance.name`, `flow`, `level`); then under the event's family object (`duration` in
+an `execution.*` event is `execution.duration`; `log.level` in a `log.*` event is the
+envelope's `level`); then under `data`. A path starting with `event.` is explicit and
+resolves from the envelope root only. JSON `null` counts as absent.
+
+Also here: the orderings of log levels and severities, event times as integer
+milliseconds, and the alert key of an event.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from dsl.ast import LOG_LEVELS, SEVERITIES
+
+MISSING: Any = None  # absent and JSON null are the same thing to a monitor
+
+LEVEL_RANK = {name: i for i, name in enumerate(LOG_LEVELS)}
+SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+
+Resolver = Callable[[dict, str], Any]  # (event, family) -> value or MISSING
+
+
+def family_of(event: dict) -> str:
+    return event.get("type", "").partition(".")[0]
+
+
+def _dig(obj: Any, parts: tuple[str, ...]) -> Any:
+    for p in parts:
+        if not isinstance(obj, dict):
+            return MISSING
+        obj = obj.get(p)
+        if obj is None:
+            return MISSING
+    return obj
+
+
+def resolver(parts: tuple[str, ...]) -> Resolver:
+    """A function reading `parts` from an event; see the module docstring for the order."""
+    if parts and parts[0] == "event" and len(parts) > 1:
+        explicit = parts[1:]
+        return lambda ev, fam: _dig(ev, explicit)
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        def single(ev: dict, fam: str) -> Any:
+            v = ev.get(head)
+            if v is not None:
+                return v
+            v = _dig(ev.get(fam), parts)
+            if v is not None:
+                return v
+            return _dig(ev.get("data"), parts)
+        return single
+
+    def nested(ev: dict, fam: str) -> Any:
+        v = _dig(ev, parts)
+        if v is not None:
+            return v
+        if head == fam:  # `log.level` in a log event is the envelope's `level`
+            v = _dig(ev, rest)
+            if v is not None:
+                return v
+        v = _dig(ev.get(fam), parts)
+        if v is not None:
+            return v
+        return _dig(ev.get("data"), parts)
+    return nested
+
+
+def instance_key(ev: dict) -> Any:
+    inst = ev.get("instance")
+    if isinstance(inst, dict):
+        return inst.get("id") or inst.get("name")
+    return MISSING
+
+
+def customer_key(ev: dict) -> Any:
+    cust = ev.get("customer")
+    if isinstance(cust, dict):
+        return cust.get("external_id") or cust.get("name")
+    return MISSING
+
+
+def key_field(parts: tuple[str, ...]) -> Resolver:
+    """The value a `by` field keys on: `instance` and `customer` use their stable ids."""
+    if parts == ("instance",):
+        return lambda ev, fam: instance_key(ev)
+    if parts == ("customer",):
+        return lambda ev, fam: customer_key(ev)
+    return resolver(parts)
+
+
+def default_key(ev: dict, fam: str) -> dict[str, Any]:
+    """Without `by`: the instance (id, else name) and the flow, where present."""
+    key: dict[str, Any] = {}
+    inst = instance_key(ev)
+    if inst is not None:
+        key["instance"] = inst
+    flow = ev.get("flow")
+    if flow is not None:
+        key["flow"] = flow
+    return key
+
+
+def key_id(key: dict[str, Any]) -> str:
+    """Canonical text of a key: equal keys, equal text."""
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def scope_values(ev: dict, scope: str) -> tuple:
+    """The values an `on SCOPE "X"` clause may match: instance name or id, customer name
+    or external id, the flow."""
+    if scope == "flow":
+        return (ev.get("flow"),)
+    obj = ev.get(scope)
+    if not isinstance(obj, dict):
+        return ()
+    if scope == "instance":
+        return (obj.get("id"), obj.get("name"))
+    return (obj.get("name"), obj.get("external_id"))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_ms(t: datetime) -> int:
+    """A datetime as integer milliseconds since the epoch (the engine's time unit)."""
+    delta = t - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_ms(ms: int) -> datetime:
+    from datetime import timedelta
+
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def event_ms(ev: dict) -> int:
+    """The event's `time` in milliseconds (`time` is always set by the caller)."""
+    t = ev["time"]
+    if isinstance(t, datetime):
+        return to_ms(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+    return to_ms(_parse(t))
+
+
+def _parse(text: str) -> datetime:
+    t = datetime.fromisoformat(text)
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)

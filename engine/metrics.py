@@ -1,0 +1,113 @@
+"""Metric trigger conditions compiled to functions of the window's aggregate values.
+
+`compile_metric(trigger)` collects the distinct aggregates of the condition (each a
+`AggSpec`: function, event pattern, field, `where`) and compiles the condition to
+`fn(values) -> bool`, where `values[i]` is aggregate i's current value or None (no
+value: an empty avg, a zero denominator). Arithmetic with None is None; a comparison
+with None is false (language.md: a ratio whose denominator is zero compares false).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dsl import ast as A
+from engine import exprs
+from engine.events import resolver
+from engine.patterns import Pattern
+
+Values = list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AggSpec:
+    func: str
+    pattern: Pattern
+    field: exprs.Value | None
+    where: exprs.Cond | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    window_ms: int
+    aggs: tuple[AggSpec, ...]
+    condition: Callable[[Values], bool]
+    value: Callable[[Values], Any]  # the left side of the first comparison
+    threshold: Callable[[Values], Any]  # its right side
+
+
+def compile_metric(trigger: A.MetricTrigger) -> MetricSpec:
+    nodes: list[A.Aggregate] = []
+    cond = _cond(trigger.condition, nodes)
+    first = _first_compare(trigger.condition)
+    if first is not None:
+        value, threshold = _num(first.left, nodes), _num(first.right, nodes)
+    else:
+        value = threshold = lambda vals: None
+    aggs = tuple(
+        AggSpec(
+            n.func, Pattern.of(n.pattern),
+            resolver(n.field.parts) if n.field is not None else None,
+            exprs.condition(n.where) if n.where is not None else None,
+        )
+        for n in nodes
+    )
+    return MetricSpec(int(trigger.window.seconds * 1000), aggs, cond, value, threshold)
+
+
+def _index(node: A.Aggregate, nodes: list[A.Aggregate]) -> int:
+    for i, n in enumerate(nodes):
+        if n == node:
+            return i
+    nodes.append(node)
+    return len(nodes) - 1
+
+
+def _num(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], Any]:
+    if isinstance(expr, A.Aggregate):
+        i = _index(expr, nodes)
+        return lambda vals: vals[i]
+    is_lit, const = exprs.literal(expr)
+    if is_lit:
+        return lambda vals: const
+    if isinstance(expr, A.Unary) and expr.op == "-":
+        inner = _num(expr.operand, nodes)
+        return lambda vals: exprs.arith("-", 0, inner(vals))
+    if isinstance(expr, A.Binary) and expr.op in "+-*/":
+        left, right, op = _num(expr.left, nodes), _num(expr.right, nodes), expr.op
+        return lambda vals: exprs.arith(op, left(vals), right(vals))
+    return lambda vals: None  # fields outside an aggregate have no value in a window
+
+
+def _cond(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], bool]:
+    if isinstance(expr, A.Binary) and expr.op in ("and", "or"):
+        left, right = _cond(expr.left, nodes), _cond(expr.right, nodes)
+        if expr.op == "and":
+            return lambda vals: left(vals) and right(vals)
+        return lambda vals: left(vals) or right(vals)
+    if isinstance(expr, A.Unary) and expr.op == "not":
+        inner = _cond(expr.operand, nodes)
+        return lambda vals: not inner(vals)
+    if isinstance(expr, A.Compare):
+        left, right, op = _num(expr.left, nodes), _num(expr.right, nodes), expr.op
+        return lambda vals: _compare(op, left(vals), right(vals))
+    if isinstance(expr, A.Bool):
+        return lambda vals, c=expr.value: c
+    num = _num(expr, nodes)
+    return lambda vals: bool(num(vals))
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    """No value compares false, whatever the operator (`!=` included)."""
+    return a is not None and b is not None and exprs.compare(op, a, b)
+
+
+def _first_compare(expr: A.Expr) -> A.Compare | None:
+    if isinstance(expr, A.Compare):
+        return expr
+    if isinstance(expr, A.Binary) and expr.op in ("and", "or"):
+        return _first_compare(expr.left) or _first_compare(expr.right)
+    if isinstance(expr, A.Unary) and expr.op == "not":
+        return _first_compare(expr.operand)
+    return None

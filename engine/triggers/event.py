@@ -1,0 +1,111 @@
+"""Event and comparison triggers, and `execution.duration >= D` with its run timer.
+
+A match opens the alert (`fired`) or re-notifies it (`repeated`, throttled by `every`);
+it stays open until `until` matches, a person clears it, or it expires silently
+`event_alert_expiry` after its last match. The duration form also arms a timer at
+`execution.started` + D, so a run that never finishes still fires; a run whose start
+was missed fires on its completed/failed event if the reported duration is enough; each
+execution fires at most once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.events import key_id
+from engine.model import FIRING
+from engine.timers import Timer
+from engine.triggers.base import Runtime
+
+STARTED = "execution.started"
+
+
+class EventRuntime(Runtime):
+    def on_event(self, ev: dict, fam: str, t: int) -> None:
+        cm = self.cm
+        etype = ev.get("type", "")
+        if cm.trigger.matches(etype) and self._triggers(ev, fam):
+            self.trigger(ev, fam, t)
+        elif cm.until is not None and cm.until.matches(etype) and \
+                (cm.until_where is None or cm.until_where(ev, fam)):
+            self._until(ev, fam, t)
+
+    def _triggers(self, ev: dict, fam: str) -> bool:
+        cm = self.cm
+        return (cm.test is None or cm.test(ev, fam)) and (cm.where is None or cm.where(ev, fam))
+
+    def trigger(self, ev: dict, fam: str, t: int, key: dict | None = None) -> None:
+        cm = self.cm
+        key = cm.key(ev, fam) if key is None else key
+        kid = key_id(key)
+        alert = self.book.open(cm, key, kid)
+        if alert.status == FIRING:
+            self.book.match(cm, alert, t, ev)
+        else:
+            self.book.fire(cm, alert, t, ev)
+        if cm.until is None:
+            expiry = self.engine.event_alert_expiry_ms
+            self.engine.timers.schedule("expire", cm.name, alert.id, t + expiry)
+
+    def _until(self, ev: dict, fam: str, t: int) -> None:
+        alert = self.book.find(self.cm, key_id(self.cm.key(ev, fam)))
+        if alert is not None and alert.status == FIRING:
+            self.book.resolve(self.cm, alert, t, notify=True, event=ev)
+
+
+class DurationRuntime(EventRuntime):
+    """`execution.duration >= D`: runs in flight, by execution id."""
+
+    def __init__(self, cm: Any, engine: Any) -> None:
+        super().__init__(cm, engine)
+        self.runs: dict[str, dict] = {}  # execution id -> {start, key, event, fired}
+
+    def on_event(self, ev: dict, fam: str, t: int) -> None:
+        etype = ev.get("type", "")
+        if etype == STARTED:
+            self._started(ev, fam, t)
+            return
+        exec_id = _exec_id(ev)
+        run = self.runs.pop(exec_id, None) if exec_id is not None else None
+        if run is not None:
+            self.engine.timers.cancel("run", self.cm.name, exec_id)
+            if run["fired"]:
+                if self.cm.until is not None and self.cm.until.matches(etype):
+                    super().on_event(ev, fam, t)  # it may still resolve
+                return
+        super().on_event(ev, fam, t)
+
+    def _started(self, ev: dict, fam: str, t: int) -> None:
+        exec_id = _exec_id(ev)
+        cm = self.cm
+        if exec_id is None or (cm.where is not None and not cm.where(ev, fam)):
+            return
+        self.runs[exec_id] = {"start": t, "key": cm.key(ev, fam), "event": ev, "fired": False}
+        self.engine.timers.schedule("run", cm.name, exec_id, t + cm.duration_ms, "fire")
+
+    def on_timer(self, timer: Timer) -> None:
+        run = self.runs.get(timer.key)
+        if run is None:
+            return
+        if timer.data == "gc" or run["fired"]:
+            del self.runs[timer.key]
+            return
+        run["fired"] = True
+        ev = run["event"]
+        self.trigger(ev, "execution", timer.deadline, key=run["key"])
+        # a run that never completes is forgotten after the event-alert expiry
+        gc_at = run["start"] + max(self.engine.event_alert_expiry_ms, self.cm.duration_ms)
+        self.engine.timers.schedule("run", self.cm.name, timer.key, gc_at, "gc")
+
+    def dump(self) -> dict[str, Any]:
+        return {"runs": self.runs}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.runs = dict(state.get("runs", {}))
+
+
+def _exec_id(ev: dict) -> str | None:
+    ex = ev.get("execution")
+    if isinstance(ex, dict) and ex.get("id") is not None:
+        return str(ex["id"])
+    return None
