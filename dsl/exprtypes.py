@@ -135,7 +135,8 @@ def _arith(e: A.Binary, scope: Scope) -> str:
 def _aggregate(e: A.Aggregate, scope: Scope) -> str:
     if not scope.metric:
         scope.report(error(e.span, "E403", f"`{e.func}(…)` is an aggregate; aggregates belong in a "
-                           "metric trigger (`when … over DURATION`)"))
+                           "metric trigger (`when … over DURATION`)",
+                           f"e.g. `when {e.func}(…) > 5 over 10m`"))
     if e.func not in C.AGGREGATES:
         scope.report(error(e.func_span, "E203", f"unknown aggregate `{e.func}`",
                            did_you_mean(e.func, C.AGGREGATES) or "aggregates: " + ", ".join(C.AGGREGATES)))

@@ -53,8 +53,8 @@ def check_template(s: A.String) -> list[Diagnostic]:
                 out.append(warning(_locate(s, name), "W503", f"unknown template variable `{name}`", hint))
     for m in _DOLLAR.finditer(s.value):
         if m.group(1) not in C.PRISMATIC_VARIABLES:
-            hint = did_you_mean(m.group(1), C.PRISMATIC_VARIABLES) or \
-                "known: " + " ".join("$" + v for v in C.PRISMATIC_VARIABLES)
+            known = ["$" + v for v in C.PRISMATIC_VARIABLES]
+            hint = did_you_mean(m.group(0), known) or "known: " + " ".join(known)
             out.append(warning(_locate(s, m.group(0)), "W503", f"unknown variable `{m.group(0)}`", hint))
     return out
 
