@@ -20,7 +20,7 @@ from engine.events import default_key, key_field, scope_values
 from engine.metrics import MetricSpec, compile_metric
 from engine.patterns import Pattern
 from engine.routing import Routes, routes_of
-from engine.summary import trigger_summary
+from dsl.formatter import format_trigger
 
 KeyFn = Callable[[dict, str], dict]
 
@@ -120,7 +120,7 @@ def compile_monitor(mdef: MonitorDef, ruleset: RuleSet) -> CompiledMonitor:
     key, key_fields, expected = _key(m, kind, scopes, by)
     return CompiledMonitor(
         name=mdef.name, file=mdef.file, line=mdef.line, source=mdef.source, kind=kind,
-        summary=trigger_summary(trig),
+        summary=format_trigger(trig),
         patterns=tuple(dict.fromkeys(patterns)), trigger=trigger_pattern, scopes=scopes,
         where=exprs.condition(where.condition) if where else None, test=test,
         key=key, key_fields=key_fields,
