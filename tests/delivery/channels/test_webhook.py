@@ -1,0 +1,90 @@
+"""Webhook channel against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+from standardwebhooks import Webhook
+
+from delivery.log import MemoryDeliveryLog
+from delivery.pipeline import run_attempt
+from tests.delivery.support import SECRETS, WebhookChannel, make_runtime, one_request
+
+
+def test_standard_alert_document_without_payload(receiver):
+    request = one_request(WebhookChannel("ops", url=receiver.url + "/hook"))
+    step = run_attempt(request, make_runtime(), MemoryDeliveryLog())
+    assert step.final_status == "sent"
+    (got,) = receiver.requests
+    assert got.method == "POST" and got.path == "/hook"
+    doc = got.json()
+    assert set(doc) == {"id", "monitor", "severity", "status", "key", "kind", "count", "value",
+                        "threshold", "fired_at", "resolved_at", "url", "labels", "message", "event"}
+    assert doc["id"] == "al-123" and doc["status"] == "firing" and doc["kind"] == "fired"
+    assert doc["url"] == "http://tocsin.test/v1/alerts/al-123"
+    assert doc["message"] == "Sync failures: Acme Salesforce Sync failed"
+    assert doc["fired_at"] == "2026-11-22T07:30:00.125Z"
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["idempotency-key"] == request.id
+    assert "webhook-signature" not in got.headers
+
+
+def test_payload_leaves_rendered_into_valid_json(receiver):
+    payload = {
+        "text": "{{ event.message }}",
+        "summary": "$NAME triggered - $INSTANCE failed to run.",
+        "source": "$SUBJECT",
+        "links": [{"href": "{{ alert.url }}", "n": 3, "ok": True, "none": None}],
+        "count": "{{ alert.count }}",
+    }
+    channel = WebhookChannel("ops", url=receiver.url, method="PUT", payload=payload,
+                             headers=(("Authorization", "Bearer {{ secrets.API_TOKEN }}"),
+                                      ("X-Flow", "$FLOW")))
+    run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
+    (got,) = receiver.requests
+    assert got.method == "PUT"
+    body = json.loads(got.body)  # valid JSON although the message holds quotes and a newline
+    assert body == {
+        "text": 'HTTP 503 from "Salesforce"\n<b>',
+        "summary": "Sync failures triggered - Acme Salesforce Sync failed to run.",
+        "source": "Sync failures Alert",
+        "links": [{"href": "http://tocsin.test/v1/alerts/al-123", "n": 3, "ok": True, "none": None}],
+        "count": "2",
+    }
+    assert got.headers["authorization"] == "Bearer " + SECRETS["API_TOKEN"]
+    assert got.headers["x-flow"] == "Sync"
+
+
+def test_signature_verifies_with_the_standard_webhooks_library(receiver):
+    channel = WebhookChannel("signed", url=receiver.url, signing_secret="{{ secrets.HOOK_KEY }}")
+    request = one_request(channel)
+    run_attempt(request, make_runtime(), MemoryDeliveryLog())
+    (got,) = receiver.requests
+    assert got.headers["webhook-id"] == request.id
+    verified = Webhook(SECRETS["HOOK_KEY"]).verify(got.body, got.headers)
+    assert verified["id"] == "al-123"
+
+
+def test_signature_with_the_wrong_secret_does_not_verify(receiver):
+    import pytest
+    from standardwebhooks import WebhookVerificationError
+
+    channel = WebhookChannel("signed", url=receiver.url, signing_secret="{{ secrets.HOOK_KEY }}")
+    run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
+    (got,) = receiver.requests
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_b3RoZXIta2V5LW5vdC10aGUtc2FtZQ==").verify(got.body, got.headers)
+
+
+def test_signature_by_hand_hmac_over_id_timestamp_body(receiver):
+    import base64
+    import hashlib
+    import hmac
+
+    channel = WebhookChannel("signed", url=receiver.url, signing_secret="{{ secrets.HOOK_KEY }}")
+    run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
+    (got,) = receiver.requests
+    key = base64.b64decode(SECRETS["HOOK_KEY"].removeprefix("whsec_"))
+    signed = f"{got.headers['webhook-id']}.{got.headers['webhook-timestamp']}.".encode() + got.body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert got.headers["webhook-signature"] == f"v1,{expected}"
