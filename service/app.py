@@ -1,0 +1,55 @@
+"""`create_app(config)`: the Sanic application with every route of api.md.
+
+    app = create_app(Config())          # the runtime starts with the server
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from sanic import Sanic
+from sanic.request import Request
+
+from service import auth, problems
+from service.config import Config
+from service.events_model import MAX_REQUEST_BYTES
+from service.metrics import Metrics
+from service.runtime import Runtime
+
+_serial = itertools.count(1)
+
+
+def create_app(config: Config | None = None, *, name: str | None = None) -> Sanic:
+    """Build the app; database, rules, evaluator and delivery start with the server."""
+    config = config or Config()
+    app = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}")
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # 413 from Content-Length or while streaming
+    app.config.AUTO_EXTEND = False
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.ACCESS_LOG = False
+    app.ctx.config = config
+    app.ctx.metrics = Metrics()
+    app.ctx.runtime = runtime = Runtime(config, app.ctx.metrics)
+    keys = config.keys
+
+    @app.on_request
+    async def _auth(request: Request):
+        return auth.check(request, keys)
+
+    @app.before_server_start
+    async def _start(app_: Sanic) -> None:
+        await runtime.start()
+        app_.ctx.db = runtime.db
+        app_.ctx.rules = runtime.rules
+
+    @app.after_server_stop
+    async def _stop(app_: Sanic) -> None:
+        await runtime.stop()
+
+    problems.install(app)
+    from service.routes import alerts, events, monitors, ops, rules, silences, testing
+
+    for module in (events, rules, monitors, alerts, silences, testing, ops):
+        app.blueprint(module.bp)
+    return app

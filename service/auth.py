@@ -1,0 +1,45 @@
+"""API keys with `ingest` / `admin` scopes (api.md § Auth).
+
+Without keys the service is loopback-only (enforced at bind time, `Config.bind_error`)
+and every request passes. With keys, every request but `/healthz` needs
+`Authorization: Bearer <key>`: 401 without a valid key, 403 outside its scope. Keys are
+compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from service.config import ApiKey
+from service.problems import problem
+
+OPEN_PATHS = frozenset({"/healthz"})
+INGEST_ROUTES = frozenset({("POST", "/v1/events")})
+
+
+def scope_of(header: str | None, keys: tuple[ApiKey, ...]) -> str | None:
+    """The scope of the bearer key in `header`, or None; every key is compared."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    presented = header[len("Bearer "):].strip().encode()
+    found = None
+    for k in keys:  # no early exit: the time taken does not depend on which key matched
+        if hmac.compare_digest(presented, k.key.encode()):
+            found = k.scope
+    return found
+
+
+def check(request: Request, keys: tuple[ApiKey, ...]) -> HTTPResponse | None:
+    """None when the request may proceed, else the 401/403 problem."""
+    if not keys or request.path in OPEN_PATHS:
+        return None
+    scope = scope_of(request.headers.get("authorization"), keys)
+    if scope is None:
+        return problem(401, "a valid API key is required: Authorization: Bearer <key>",
+                       headers={"WWW-Authenticate": 'Bearer realm="tocsin"'})
+    if scope == "admin" or (request.method, request.path.rstrip("/")) in INGEST_ROUTES:
+        return None
+    return problem(403, "this key's scope (ingest) allows only POST /v1/events")

@@ -1,0 +1,132 @@
+"""Service configuration: the `TOCSIN_*` environment variables (and a `.env` file).
+
+    config = Config()                         # from the environment and ./.env
+    config = Config(mongodb_uri="mongodb://…", api_keys="k1:admin")   # in tests
+
+Every setting is documented in docs/configuration.md. Secrets (`TOCSIN_SECRET_*`, the
+SMTP URL, API keys) are read here but never logged or returned by the API.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+SCOPES = ("ingest", "admin")
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30d`, `1h30m`, `250ms`, `90` (seconds) -> timedelta; ValueError otherwise."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return timedelta(seconds=float(text))
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30d, 12h, 1h30m)")
+    return timedelta(seconds=total)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key: str
+    scope: str
+
+    def __repr__(self) -> str:  # keys never end up in logs, even through repr()
+        return f"ApiKey(scope={self.scope!r})"
+
+
+def parse_api_keys(text: str | None) -> tuple[ApiKey, ...]:
+    """`key1:admin,key2:ingest` -> keys; ValueError on a malformed pair or scope."""
+    if not text or not text.strip():
+        return ()
+    keys = []
+    for pair in text.split(","):
+        key, sep, scope = pair.strip().rpartition(":")
+        if not sep or not key or scope not in SCOPES:
+            raise ValueError("TOCSIN_API_KEYS must be key:scope pairs with scope ingest or admin")
+        keys.append(ApiKey(key, scope))
+    return tuple(keys)
+
+
+class Config(BaseSettings):
+    """Settings of one `tocsin serve` / `tocsin worker` process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOCSIN_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mongodb_uri: str | None = None
+    mongodb_database: str = "tocsin"
+    data_dir: str = "./.tocsin/data"
+    redis_url: str | None = None
+    rules_dir: str = "./rules"
+    api_keys: str | None = Field(default=None, repr=False)
+    public_url: str | None = None
+    retention: str = "30d"
+    smtp_url: str | None = Field(default=None, repr=False)
+    smtp_from: str | None = None
+    sms_url: str | None = None
+    webhook_deny_private: bool = False
+    # Operational knobs (documented; the defaults suit everyone else).
+    tick_seconds: float = 1.0
+    lease_seconds: float = 10.0
+    gap_grace_seconds: float = 5.0
+    watch_rules: bool = True
+    evaluator: bool = True
+    event_alert_expiry: str = "24h"
+
+    @field_validator("retention", "event_alert_expiry")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, v: str | None) -> str | None:
+        parse_api_keys(v)
+        return v
+
+    @property
+    def keys(self) -> tuple[ApiKey, ...]:
+        return parse_api_keys(self.api_keys)
+
+    @property
+    def retention_delta(self) -> timedelta:
+        return parse_duration(self.retention)
+
+    @property
+    def event_alert_expiry_delta(self) -> timedelta:
+        return parse_duration(self.event_alert_expiry)
+
+    @property
+    def base_url(self) -> str:
+        """`TOCSIN_PUBLIC_URL`, else `http://HOST:PORT` (IPv6 hosts bracketed)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def bind_error(self) -> str | None:
+        """Why this configuration must not listen, or None: no keys means loopback only."""
+        if not self.keys and self.host not in LOOPBACK_HOSTS:
+            return (
+                f"refusing to listen on {self.host} without TOCSIN_API_KEYS; "
+                "set keys or bind to 127.0.0.1"
+            )
+        return None

@@ -1,0 +1,121 @@
+"""MongoDB storage: the client, the collections and their indexes.
+
+Collections (design.md § Storage, plus two small ones of the service's own):
+
+| collection | holds | key indexes |
+| --- | --- | --- |
+| `events` | stored envelopes `{_id: event id, seq, time, stored_at, event}` | `_id` (unique event id), `seq` unique, `stored_at` TTL |
+| `alerts` | current state of each alert, one document per alert id | `(sort_at, _id)`, `monitor`, `status` |
+| `alert_events` | the outbox: one document per deterministic alert-event id | `_id` unique, `alert_id`, `queued` |
+| `deliveries` | every delivery attempt | `alert_event_id` |
+| `silences` | silences created through the API | `ends_at` |
+| `rulesets` | versioned rule text (`_id` = version) and the `state` document | |
+| `checkpoints` | evaluator resume point + engine snapshot, leases | |
+| `counters` | the `events` sequence counter | |
+| `commands` | acknowledge / clear requests waiting for the evaluator | `applied` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+@dataclass
+class Database:
+    """One connection and the collections the service uses."""
+
+    client: AsyncMongoClient
+    db: AsyncDatabase
+
+    @classmethod
+    def connect(cls, uri: str, name: str = "tocsin") -> Database:
+        client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        return cls(client, client[name])
+
+    @property
+    def events(self):
+        return self.db["events"]
+
+    @property
+    def alerts(self):
+        return self.db["alerts"]
+
+    @property
+    def alert_events(self):
+        return self.db["alert_events"]
+
+    @property
+    def deliveries(self):
+        return self.db["deliveries"]
+
+    @property
+    def silences(self):
+        return self.db["silences"]
+
+    @property
+    def rulesets(self):
+        return self.db["rulesets"]
+
+    @property
+    def checkpoints(self):
+        return self.db["checkpoints"]
+
+    @property
+    def counters(self):
+        return self.db["counters"]
+
+    @property
+    def commands(self):
+        return self.db["commands"]
+
+    async def ensure_indexes(self, retention: timedelta) -> None:
+        """Create every index (idempotent); the TTL follows `TOCSIN_RETENTION`."""
+        ttl = max(1, int(retention.total_seconds()))
+        await self._ensure_ttl(ttl)
+        await self.events.create_indexes(
+            [
+                IndexModel([("seq", ASCENDING)], unique=True, name="seq_unique"),
+                IndexModel([("time", ASCENDING)], name="time"),
+            ]
+        )
+        await self.alerts.create_indexes(
+            [
+                IndexModel([("sort_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
+                IndexModel([("monitor", ASCENDING)], name="monitor"),
+                IndexModel([("status", ASCENDING)], name="status"),
+            ]
+        )
+        await self.alert_events.create_indexes(
+            [
+                IndexModel([("alert_id", ASCENDING)], name="alert"),
+                IndexModel([("queued", ASCENDING)], name="queued"),
+            ]
+        )
+        await self.deliveries.create_index([("alert_event_id", ASCENDING)], name="alert_event")
+        await self.silences.create_index([("ends_at", ASCENDING)], name="ends_at")
+        await self.commands.create_index([("applied", ASCENDING)], name="applied")
+
+    async def _ensure_ttl(self, seconds: int) -> None:
+        """The retention index; a changed `TOCSIN_RETENTION` replaces the old one."""
+        existing = await self.events.index_information()
+        current = existing.get("retention", {}).get("expireAfterSeconds")
+        if current is not None and current != seconds:
+            await self.events.drop_index("retention")
+        if current != seconds:
+            await self.events.create_index(
+                [("stored_at", ASCENDING)], expireAfterSeconds=seconds, name="retention"
+            )
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+            return True
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,185 @@
+"""The evaluator: stored events in commit order -> engine -> transitions and outbox.
+
+One loop, woken by ingestion or every `TOCSIN_TICK_SECONDS`:
+  lease -> (rebuild) -> commands -> silences -> rules -> events -> tick -> persist -> checkpoint
+
+Rebuild on start (or when the lease moves here): the engine is restored from the
+checkpoint's snapshot and reading resumes at its `seq`; events after it are evaluated
+again, and the alert events they regenerate have the same deterministic ids, so the
+unique index drops them. Without a checkpoint every retained event is replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from service.event_store import SeqReader
+from service.lease import Lease
+from service.outbox import Outbox
+
+log = logging.getLogger("tocsin.evaluator")
+
+CHECKPOINT_SECONDS = 2.0
+SILENCE_REFRESH_SECONDS = 2.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Evaluator:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.db = runtime.db
+        self.config = runtime.config
+        self.metrics = runtime.metrics
+        self.lease = Lease(self.db.checkpoints, self.config.lease_seconds)
+        self.outbox = Outbox(self.db, runtime.delivery, self.metrics)
+        self.engine: Any = None
+        self.reader: SeqReader | None = None
+        self.rules_version = -1
+        self._last_checkpoint = 0.0
+        self._silences_at = 0.0
+        self._dirty = False
+
+    @property
+    def owner(self) -> bool:
+        return self.engine is not None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("evaluation step failed; rebuilding from the last checkpoint")
+                self.engine = None
+            wake = self.runtime.wake
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self.config.tick_seconds)
+            wake.clear()
+
+    async def step(self) -> None:
+        """One round; does nothing while another process holds the lease."""
+        now = utcnow()
+        if self.lease.needs_renewal(now) and not await self.lease.acquire(now):
+            self.engine = None  # someone else owns the monitors; rebuild if we get them back
+            return
+        if self.engine is None:
+            await self._rebuild(now)
+        await self._apply_commands()
+        await self._refresh_silences(now)
+        await self._follow_rules(now)
+        await self._evaluate_events()
+        out = self.engine.tick(utcnow())
+        await self._persist(out)
+        await self._checkpoint()
+
+    async def _rebuild(self, now: datetime) -> None:
+        from engine import Engine
+
+        checkpoint = await self.lease.read_checkpoint()
+        ruleset = self.runtime.rules.active.ruleset
+        options = dict(public_url=self.config.base_url, event_alert_expiry=self.config.event_alert_expiry_delta)
+        snapshot = checkpoint.get("snapshot")
+        if snapshot:
+            # JSON text: snapshot keys (patterns, alert keys) may hold `.` or `$`.
+            self.engine = Engine.restore(ruleset, json.loads(snapshot), now=checkpoint.get("at") or now, **options)
+        else:
+            self.engine = Engine(ruleset, now=now, **options)
+        self.engine.drain_changes()  # restored alerts are already stored
+        self.rules_version = self.runtime.rules.active.version
+        self.reader = SeqReader(self.db, int(checkpoint.get("seq") or 0),
+                                grace_seconds=self.config.gap_grace_seconds)
+        self._silences_at = 0.0
+        self._last_checkpoint = 0.0
+        self._dirty = True
+        log.info("evaluator owns the monitors (resuming after seq %s)", self.reader.after)
+
+    async def _follow_rules(self, now: datetime) -> None:
+        active = self.runtime.rules.active
+        if active.version != self.rules_version:
+            out = self.engine.reload(active.ruleset, now=now)
+            self.rules_version = active.version
+            self._dirty = True
+            await self._persist(out or [])
+
+    async def _evaluate_events(self) -> None:
+        assert self.reader is not None
+        while True:
+            docs = await self.reader.next_batch()
+            if not docs:
+                return
+            out = []
+            for doc in docs:
+                out.extend(self.engine.process(doc["event"]))
+            await self._persist(out)
+            done = utcnow()
+            for doc in docs:
+                self.metrics.evaluation_latency.observe(max(0.0, (done - doc["stored_at"]).total_seconds()))
+            self.metrics.events_evaluated.inc(len(docs))
+            self._dirty = True
+
+    async def _persist(self, alert_events: list) -> None:
+        changed = self.engine.drain_changes()
+        if alert_events:
+            await self.outbox.record(alert_events, self.runtime.rules.active.ruleset)
+            self._dirty = True
+        if changed:
+            await self.outbox.save_alerts(changed)
+            self._dirty = True
+
+    async def _apply_commands(self) -> None:
+        """Acknowledge / clear requests from any replica's API."""
+        async for cmd in self.db.commands.find({"applied": False}).sort("at", 1):
+            at = cmd["at"]
+            if cmd["action"] == "acknowledge":
+                alert = self.engine.acknowledge(cmd["alert_id"], by=cmd.get("by"), at=at, comment=cmd.get("comment"))
+                out: list = []
+                if alert is not None:
+                    await self.outbox.emit_acknowledged(alert.to_dict(), at)
+            else:
+                out = self.engine.clear(cmd["alert_id"], by=cmd.get("by"), at=at, comment=cmd.get("comment"))
+            await self._persist(out)
+            await self.db.commands.update_one({"_id": cmd["_id"]}, {"$set": {"applied": True, "applied_at": utcnow()}})
+
+    async def _refresh_silences(self, now: datetime) -> None:
+        if time.monotonic() - self._silences_at < SILENCE_REFRESH_SECONDS and not self.runtime.silences_changed:
+            return
+        from engine.model import Silence
+
+        self.runtime.silences_changed = False
+        self._silences_at = time.monotonic()
+        docs = [d async for d in self.db.silences.find({"ends_at": {"$gt": now}})]
+        self.engine.set_silences([
+            Silence(id=d["_id"], matchers=d["matchers"], ends_at=d["ends_at"], starts_at=d.get("starts_at"),
+                    comment=d.get("comment"), by=d.get("by"))
+            for d in docs
+        ])
+
+    async def _checkpoint(self, force: bool = False) -> None:
+        if not self._dirty or (not force and time.monotonic() - self._last_checkpoint < CHECKPOINT_SECONDS):
+            return
+        assert self.reader is not None
+        ok = await self.lease.write_checkpoint({
+            "seq": self.reader.after, "snapshot": json.dumps(self.engine.snapshot(), separators=(",", ":")), "at": utcnow(),
+            "rules_version": self.rules_version,
+        })
+        self._last_checkpoint = time.monotonic()
+        self._dirty = False
+        if not ok:
+            self.engine = None
+
+    async def release(self) -> None:
+        """On shutdown: write the resume point and hand the lease over at once."""
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint(force=True)
+        await self.lease.release()

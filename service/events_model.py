@@ -1,0 +1,192 @@
+"""The event envelope at the HTTP edge (events.md): validation and CloudEvents mapping.
+
+    events, errors = validate_batch(items, now=now)
+
+`errors` are `{"index", "path", "message"}` with `path` a JSON Pointer (RFC 6901) into
+the request body: `/0/execution/duration` in a batch, `/execution/duration` for a single
+object. `events` are the envelopes to store: as sent, with `time` normalized to RFC 3339
+UTC (the receive time when absent).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from engine.model import rfc3339
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_BATCH = 1000
+MAX_DATA_DEPTH = 32
+MAX_FUTURE = timedelta(minutes=5)
+TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
+
+_Strict = ConfigDict(extra="forbid", strict=True)
+
+
+class Instance(BaseModel):
+    model_config = _Strict
+    id: str | None = None
+    name: str | None = None
+
+
+class Customer(BaseModel):
+    model_config = _Strict
+    name: str | None = None
+    external_id: str | None = None
+
+
+class Execution(BaseModel):
+    model_config = _Strict
+    id: str | None = None
+    duration: Annotated[float, Field(ge=0, strict=False)] | None = None
+    attempt: Annotated[int, Field(ge=0)] | None = None
+    will_retry: bool | None = None
+    started_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
+
+
+class Connection(BaseModel):
+    model_config = _Strict
+    name: str | None = None
+    error: str | None = None
+
+
+class Event(BaseModel):
+    """One event as a client may send it (events.md); `caused_by` is the service's own."""
+
+    model_config = _Strict
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: Annotated[str, Field(max_length=100, pattern=TYPE_PATTERN)]
+    time: Annotated[AwareDatetime, Field(strict=False)] | None = None
+    source: str | None = None
+    instance: Instance | None = None
+    customer: Customer | None = None
+    flow: str | None = None
+    step: str | None = None
+    execution: Execution | None = None
+    connection: Connection | None = None
+    level: Literal["debug", "info", "warn", "error", "fatal"] | None = None
+    message: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class TooLarge(Exception):
+    """A size limit was exceeded: the request is answered 413."""
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of objects/arrays (a flat object is 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DATA_DEPTH:
+            return deepest
+        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return deepest
+
+
+def _pointer(prefix: str, loc: tuple) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
+    return prefix + "".join("/" + p for p in parts)
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field (custom fields belong in `data`)"
+    if err["type"] == "string_pattern_mismatch":
+        return "must be lower-case `family.action`, e.g. `execution.failed`"
+    return err["msg"]
+
+
+def validate_event(raw: Any, index: int, prefix: str, now: datetime,
+                   max_future: timedelta | None = MAX_FUTURE) -> tuple[dict | None, list[dict]]:
+    """One envelope -> (stored form, errors); `max_future=None` allows any time (dry runs)."""
+    if not isinstance(raw, dict):
+        return None, [{"index": index, "path": prefix or "", "message": "an event must be a JSON object"}]
+    if len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
+        raise TooLarge(f"event {index} is larger than 64 KiB")
+    try:
+        event = Event.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"index": index, "path": _pointer(prefix, e["loc"]), "message": _message(e)}
+            for e in exc.errors(include_url=False)
+        ]
+        return None, errors
+    errors = []
+    if event.data is not None and _depth(event.data) > MAX_DATA_DEPTH:
+        errors.append({"index": index, "path": f"{prefix}/data", "message": "nested deeper than 32 levels"})
+    if event.time is not None and max_future is not None and event.time - now > max_future:
+        errors.append({"index": index, "path": f"{prefix}/time", "message": "more than 5 minutes in the future"})
+    if errors:
+        return None, errors
+    stored = dict(raw)
+    stored["time"] = rfc3339(event.time or now)
+    return stored, []
+
+
+def validate_batch(items: list[Any], *, now: datetime, single: bool) -> tuple[list[dict], list[dict]]:
+    """Validate every item; all errors are reported, and any error rejects the batch."""
+    if len(items) > MAX_BATCH:
+        raise TooLarge(f"a request holds at most {MAX_BATCH} events")
+    events, errors = [], []
+    for i, raw in enumerate(items):
+        stored, errs = validate_event(raw, i, "" if single else f"/{i}", now)
+        errors.extend(errs)
+        if stored is not None:
+            events.append(stored)
+    return (events if not errors else []), errors
+
+
+_LIFTED = ("instance", "customer", "flow", "step", "execution", "connection", "level", "message")
+_CE_REQUIRED = ("specversion", "id", "source", "type")
+
+
+def from_cloudevent(ce: Any) -> Any:
+    """A CloudEvents 1.0 structured event -> our envelope (events.md § CloudEvents).
+
+    `id type time source` map directly, `subject` to `instance.name`, `data` to `data`;
+    envelope fields carried in `data` (`flow`, `execution`, …) are lifted to the top.
+    Other CloudEvents attributes and extensions are dropped. A non-object is returned
+    as is, so validation reports it.
+    """
+    if not isinstance(ce, dict):
+        return ce
+    event: dict[str, Any] = {k: ce[k] for k in ("id", "type", "time", "source") if k in ce}
+    data = ce.get("data")
+    if isinstance(data, dict):
+        data = dict(data)
+        for name in _LIFTED:
+            if name in data:
+                event[name] = data.pop(name)
+        if data:
+            event["data"] = data
+    elif data is not None:
+        event["data"] = {"value": data}
+    if "subject" in ce:
+        instance = dict(event.get("instance") or {}) if isinstance(event.get("instance"), dict | None) else {}
+        instance.setdefault("name", ce["subject"])
+        event["instance"] = instance
+    return event
+
+
+def cloudevent_errors(ce: Any, index: int, prefix: str) -> list[dict]:
+    """CloudEvents-level problems (missing required attributes, wrong specversion)."""
+    if not isinstance(ce, dict):
+        return []
+    errors = [
+        {"index": index, "path": f"{prefix}/{k}", "message": "required CloudEvents attribute"}
+        for k in _CE_REQUIRED
+        if k not in ce
+    ]
+    if "specversion" in ce and ce["specversion"] != "1.0":
+        errors.append({"index": index, "path": f"{prefix}/specversion", "message": "only CloudEvents 1.0"})
+    return errors

@@ -1,0 +1,150 @@
+"""The OpenAPI 3.1 document served at `/openapi.json` (and rendered at `/docs`).
+
+Written out here rather than inferred from handlers, so request bodies, the problem
+shape and every status code are exact; the event schema comes from the pydantic model.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from service.events_model import Event
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+JSON = "application/json"
+
+
+def _problem(*codes: int) -> dict:
+    names = {400: "Body is not JSON", 401: "No valid API key", 403: "Key outside its scope",
+             404: "Not found", 409: "Conflict", 413: "Over the size limits",
+             415: "Unsupported content type", 422: "Validation failed", 503: "Not ready"}
+    return {str(c): {"description": names[c], "content": {"application/problem+json": {"schema": PROBLEM}}}
+            for c in codes}
+
+
+def _ok(status: int, description: str, schema: dict | None = None, media: str = JSON) -> dict:
+    body: dict[str, Any] = {"description": description}
+    if schema is not None:
+        body["content"] = {media: {"schema": schema}}
+    return {str(status): body}
+
+
+def _op(summary: str, responses: dict, *, body: dict | None = None, params: list | None = None) -> dict:
+    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_problem(401, 403)}}
+    if body:
+        op["requestBody"] = {"required": True, "content": body}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _param(name: str, where: str = "query", schema: dict | None = None, required: bool = False) -> dict:
+    return {"name": name, "in": where, "required": required or where == "path",
+            "schema": schema or {"type": "string"}}
+
+
+OBJ = {"type": "object"}
+FILES = {"type": "object", "required": ["files"],
+         "properties": {"files": {"type": "object", "additionalProperties": {"type": "string"}}}}
+RULE_BODY = {JSON: {"schema": FILES}, "text/plain": {"schema": {"type": "string"}}}
+LIST = {"type": "object", "required": ["items", "next_cursor"],
+        "properties": {"items": {"type": "array", "items": OBJ}, "next_cursor": {"type": ["string", "null"]}}}
+BY = {"type": "object", "properties": {"by": {"type": "string"}, "comment": {"type": "string"}}}
+SILENCE = {"type": "object", "required": ["matchers"], "properties": {
+    "matchers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "ends_at": {"type": "string", "format": "date-time"}, "duration": {"type": "string"},
+    "comment": {"type": "string"}, "by": {"type": "string"}}}
+TEST = {"type": "object", "required": ["files", "events"], "properties": {
+    "files": {"type": "object", "additionalProperties": {"type": "string"}},
+    "events": {"type": "array", "items": OBJ}, "until": {"type": "string", "format": "date-time"}}}
+
+
+def _paths() -> dict:
+    event_body = {"oneOf": [{"$ref": "#/components/schemas/Event"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}]}
+    alert_id = _param("id", "path")
+    name = _param("name", "path")
+    return {
+        "/v1/events": {"post": _op("Store one event or a batch", {
+            **_ok(202, "Stored", {"type": "object", "properties": {
+                "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+                "ids": {"type": "array", "items": {"type": "string"}}}}),
+            **_problem(400, 413, 415, 422)}, body={
+            JSON: {"schema": event_body}, "application/cloudevents+json": {"schema": OBJ},
+            "application/cloudevents-batch+json": {"schema": {"type": "array", "items": OBJ}}})},
+        "/v1/rules/lint": {"post": _op("Lint rule files", {**_ok(200, "Diagnostics", OBJ),
+                                                           **_problem(400, 415, 422)}, body=RULE_BODY)},
+        "/v1/rules/validate": {"post": _op("Validate against the active set", {
+            **_ok(200, "Diagnostics and monitors", OBJ), **_problem(400, 415, 422)}, body=RULE_BODY)},
+        "/v1/rules": {"get": _op("The active rule set", _ok(200, "Rule set", OBJ))},
+        "/v1/rules/reload": {"post": _op("Re-read the rules directory", {
+            **_ok(200, "Reload outcome", OBJ), **_problem(409)})},
+        "/v1/rules/{name}": {
+            "get": _op("One rule file's text", {**_ok(200, "Text", {"type": "string"}, "text/plain"),
+                                                **_problem(404)}, params=[name]),
+            "put": _op("Create or replace a rule file", {**_ok(200, "New version", OBJ), **_problem(400, 404, 422)},
+                       body={"text/plain": {"schema": {"type": "string"}}}, params=[name]),
+            "delete": _op("Delete a rule file", {**_ok(200, "New version", OBJ), **_problem(404, 422)},
+                          params=[name])},
+        "/v1/monitors": {"get": _op("Monitors", _ok(200, "Monitors", LIST))},
+        "/v1/alerts": {"get": _op("Alerts, newest first", {**_ok(200, "A page of alerts", LIST), **_problem(422)},
+                                  params=[_param("status", schema={"enum": ["firing", "pending", "resolved"]}),
+                                          _param("monitor"), _param("acknowledged", schema={"type": "boolean"}),
+                                          _param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}),
+                                          _param("cursor")])},
+        "/v1/alerts/{id}": {"get": _op("An alert with its alert events and deliveries", {
+            **_ok(200, "Alert", OBJ), **_problem(404)}, params=[alert_id])},
+        "/v1/alerts/{id}/context": {"get": _op("Stored events around the alert's last trigger", {
+            **_ok(200, "Events", LIST), **_problem(404, 422)},
+            params=[alert_id, _param("before"), _param("after")])},
+        "/v1/alerts/{id}/acknowledge": {"post": _op("Acknowledge", {
+            **_ok(200, "Alert", OBJ), **_problem(400, 404, 409)}, body={JSON: {"schema": BY}}, params=[alert_id])},
+        "/v1/alerts/{id}/clear": {"post": _op("Resolve by hand", {
+            **_ok(200, "Alert", OBJ), **_problem(400, 404, 409)}, body={JSON: {"schema": BY}}, params=[alert_id])},
+        "/v1/silences": {
+            "get": _op("Silences", _ok(200, "Silences", LIST)),
+            "post": _op("Create a silence", {**_ok(201, "Silence", OBJ), **_problem(400, 415, 422)},
+                        body={JSON: {"schema": SILENCE}})},
+        "/v1/silences/{id}": {"delete": _op("Delete a silence", {**_ok(204, "Deleted"), **_problem(404)},
+                                            params=[_param("id", "path")])},
+        "/v1/test": {"post": _op("Dry-run rules over events", {**_ok(200, "Alert events", OBJ),
+                                                               **_problem(400, 413, 415, 422)},
+                                 body={JSON: {"schema": TEST}})},
+        "/healthz": {"get": {"summary": "Process up", "security": [], "responses": _ok(200, "Up", OBJ)}},
+        "/readyz": {"get": _op("Database and broker reachable", {**_ok(200, "Ready", OBJ), **_problem(503)})},
+        "/metrics": {"get": _op("Prometheus metrics", _ok(200, "Text format", {"type": "string"}, "text/plain"))},
+    }
+
+
+@lru_cache(maxsize=8)
+def _document(base_url: str) -> dict:
+    event = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = dict(event.pop("$defs", {}))
+    schemas["Event"] = event
+    schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"], "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "errors": {"type": "array", "items": OBJ}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Tocsin", "version": "1", "description": "Alerting rules engine (see docs/api.md)."},
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def document(base_url: str) -> dict:
+    return _document(base_url)
+
+
+DOCS_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Tocsin API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""

@@ -1,0 +1,64 @@
+"""Errors as `application/problem+json` (RFC 9457): `{type, title, status, detail, errors}`.
+
+Handlers return `problem(...)` for user mistakes; `install(app)` turns Sanic's own
+exceptions (404, 405, 413 from the body limit, …) and unexpected errors into the same
+shape, so no response ever carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from sanic import Sanic
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+log = logging.getLogger("tocsin.service")
+
+CONTENT_TYPE = "application/problem+json"
+
+
+def problem(status: int, detail: str | None = None, *, errors: list | None = None,
+            title: str | None = None, headers: dict[str, str] | None = None) -> HTTPResponse:
+    """A problem response; `type` is `about:blank` (the status says it all)."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return HTTPResponse(json.dumps(body), status=status, headers=headers, content_type=CONTENT_TYPE)
+
+
+class Problem(Exception):
+    """Raised from deep inside a handler to answer with a problem (e.g. 404 alert)."""
+
+    def __init__(self, status: int, detail: str | None = None, errors: list | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors = status, detail, errors
+
+
+def install(app: Sanic) -> None:
+    """Route every exception through `problem()`."""
+
+    @app.exception(Problem)
+    async def _problem(request: Request, exc: Problem) -> HTTPResponse:
+        return problem(exc.status, exc.detail, errors=exc.errors)
+
+    @app.exception(SanicException)
+    async def _sanic(request: Request, exc: SanicException) -> HTTPResponse:
+        status = int(getattr(exc, "status_code", 500) or 500)
+        detail = str(exc) if status < 500 else None
+        headers = dict(getattr(exc, "headers", {}) or {})
+        return problem(status, detail, headers=headers)
+
+    @app.exception(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "internal error; see the service log")

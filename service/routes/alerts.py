@@ -1,0 +1,202 @@
+"""Alerts: list, detail, context, acknowledge, clear (api.md § Monitors and alerts).
+
+Alert documents are written by the evaluator; acknowledge and clear are commands the
+evaluator applies (it owns alert state), so every replica's API can accept them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from engine.model import rfc3339
+from service.config import parse_duration
+from service.event_store import parse_time
+from service.problems import Problem
+from service.routes.events import media_type, parse_json
+from service.routes.paging import decode, encode, limit_of
+
+bp = Blueprint("alerts", url_prefix="/v1/alerts")
+
+STATUSES = ("firing", "pending", "resolved")
+HIDDEN = ("_id", "sort_at", "updated_at")
+COMMAND_WAIT_SECONDS = 5.0
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in HIDDEN}
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    status = request.args.get("status")
+    if status is not None:
+        if status not in STATUSES:
+            raise Problem(422, "status is firing, pending or resolved",
+                          errors=[{"index": 0, "path": "status", "message": "unknown status"}])
+        query["status"] = status
+    if request.args.get("monitor") is not None:
+        query["monitor"] = request.args.get("monitor")
+    ack = request.args.get("acknowledged")
+    if ack is not None:
+        if ack not in ("true", "false"):
+            raise Problem(422, "acknowledged is true or false",
+                          errors=[{"index": 0, "path": "acknowledged", "message": "not a boolean"}])
+        query["acknowledged"] = ack == "true"
+    return query
+
+
+@bp.get("")
+async def list_alerts(request: Request) -> HTTPResponse:
+    """Newest first (by fired time, else pending time), cursor-paged."""
+    query, limit = _filters(request), limit_of(request)
+    cursor = request.args.get("cursor")
+    if cursor:
+        pos = decode(cursor)
+        if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(p, str) for p in pos)):
+            raise Problem(422, "invalid cursor")
+        try:
+            at = parse_time(pos[0])
+        except ValueError as exc:
+            raise Problem(422, "invalid cursor") from exc
+        query["$or"] = [{"sort_at": {"$lt": at}}, {"sort_at": at, "_id": {"$lt": pos[1]}}]
+    docs = [d async for d in request.app.ctx.db.alerts.find(query).sort([("sort_at", -1), ("_id", -1)]).limit(limit + 1)]
+    more = len(docs) > limit
+    docs = docs[:limit]
+    next_cursor = encode([docs[-1]["sort_at"].isoformat(), docs[-1]["_id"]]) if more else None
+    return json_response({"items": [public(d) for d in docs], "next_cursor": next_cursor})
+
+
+async def _alert(request: Request, alert_id: str) -> dict[str, Any]:
+    doc = await request.app.ctx.db.alerts.find_one({"_id": alert_id})
+    if doc is None:
+        raise Problem(404, f"no alert {alert_id!r}")
+    return doc
+
+
+@bp.get("/<alert_id:str>")
+async def get_alert(request: Request, alert_id: str) -> HTTPResponse:
+    """The alert with its alert events (oldest first) and each one's deliveries."""
+    db = request.app.ctx.db
+    alert = public(await _alert(request, alert_id))
+    events = [d async for d in db.alert_events.find({"alert_id": alert_id}).sort("at_time", 1).limit(1000)]
+    ids = [e["_id"] for e in events]
+    deliveries: dict[str, list] = {}
+    async for d in db.deliveries.find({"alert_event_id": {"$in": ids}}):
+        d.pop("_id", None)
+        deliveries.setdefault(d["alert_event_id"], []).append(_jsonable(d))
+    alert["alert_events"] = [
+        {**{k: v for k, v in e.items() if k not in ("_id", "at_time", "created_at")},
+         "deliveries": deliveries.get(e["_id"], [])}
+        for e in events
+    ]
+    return json_response(alert)
+
+
+def _jsonable(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: (rfc3339(v) if isinstance(v, datetime) else v) for k, v in doc.items()}
+
+
+def _key_filter(key: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stored-event conditions for an alert key (`by instance` is id or name, …)."""
+    conds = []
+    for field, value in key.items():
+        if field == "instance":
+            paths = ["event.instance.id", "event.instance.name"]
+        elif field == "customer":
+            paths = ["event.customer.external_id", "event.customer.name"]
+        else:
+            paths = [f"event.{field}", f"event.data.{field}"]
+        conds.append({"$or": [{p: value} for p in paths]})
+    return conds
+
+
+def _window(request: Request, name: str) -> Any:
+    try:
+        return parse_duration(request.args.get(name, "5m"))
+    except ValueError as exc:
+        raise Problem(422, f"{name} is a duration such as 5m",
+                      errors=[{"index": 0, "path": name, "message": str(exc)}]) from exc
+
+
+@bp.get("/<alert_id:str>/context")
+async def context(request: Request, alert_id: str) -> HTTPResponse:
+    """Stored events of the alert's key from `before` to `after` its last trigger."""
+    alert = await _alert(request, alert_id)
+    before, after, limit = _window(request, "before"), _window(request, "after"), limit_of(request)
+    center_text = alert.get("last_triggered_at") or alert.get("fired_at") or alert.get("pending_since")
+    center = parse_time(center_text) if center_text else alert["sort_at"]
+    query: dict[str, Any] = {"time": {"$gte": center - before, "$lte": center + after}}
+    conds = _key_filter(alert.get("key") or {})
+    if conds:
+        query["$and"] = conds
+    cursor = request.args.get("cursor")
+    if cursor:
+        seq = decode(cursor)
+        if not isinstance(seq, int):
+            raise Problem(422, "invalid cursor")
+        query["seq"] = {"$gt": seq}
+    docs = [d async for d in request.app.ctx.db.events.find(query).sort("seq", 1).limit(limit + 1)]
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return json_response({
+        "alert": alert_id, "from": rfc3339(center - before), "to": rfc3339(center + after),
+        "items": [d["event"] for d in docs], "next_cursor": encode(docs[-1]["seq"]) if more else None,
+    })
+
+
+def _by_comment(request: Request) -> tuple[str | None, str | None]:
+    if not request.body:
+        return None, None
+    if media_type(request) != "application/json":
+        raise Problem(415, "send application/json {\"by\", \"comment\"}")
+    body, bad = parse_json(request)
+    if bad:
+        raise Problem(400, "the body is not JSON")
+    if not isinstance(body, dict):
+        raise Problem(422, "expected an object", errors=[{"index": 0, "path": "", "message": "not an object"}])
+    errors = [{"index": 0, "path": f"/{k}", "message": "must be a string"}
+              for k in ("by", "comment") if body.get(k) is not None and not isinstance(body.get(k), str)]
+    errors += [{"index": 0, "path": f"/{k}", "message": "unknown field"} for k in body if k not in ("by", "comment")]
+    if errors:
+        raise Problem(422, "invalid request", errors=errors)
+    return body.get("by"), body.get("comment")
+
+
+async def _command(request: Request, alert_id: str, action: str) -> HTTPResponse:
+    by, comment = _by_comment(request)
+    alert = await _alert(request, alert_id)
+    if alert.get("status") == "resolved":
+        raise Problem(409, "the alert is already resolved")
+    db, now = request.app.ctx.db, datetime.now(timezone.utc)
+    command_id = uuid.uuid4().hex
+    await db.commands.insert_one({"_id": command_id, "alert_id": alert_id, "action": action, "by": by,
+                                  "comment": comment, "at": now, "applied": False})
+    request.app.ctx.runtime.wake.set()
+    deadline = asyncio.get_running_loop().time() + COMMAND_WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        cmd = await db.commands.find_one({"_id": command_id}, {"applied": 1})
+        if cmd and cmd.get("applied"):
+            return json_response(public(await _alert(request, alert_id)))
+        await asyncio.sleep(0.05)
+    return json_response({**public(alert), "command": {"id": command_id, "action": action, "status": "queued"}},
+                         status=202)
+
+
+@bp.post("/<alert_id:str>/acknowledge")
+async def acknowledge(request: Request, alert_id: str) -> HTTPResponse:
+    """Stops repeats and escalations; the alert stays firing."""
+    return await _command(request, alert_id, "acknowledge")
+
+
+@bp.post("/<alert_id:str>/clear")
+async def clear(request: Request, alert_id: str) -> HTTPResponse:
+    """Resolves the alert by hand (a `resolved` notification goes out)."""
+    return await _command(request, alert_id, "clear")

@@ -1,0 +1,80 @@
+"""`POST /v1/events`: validate, store, answer 202. Nothing else happens on this path."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from service.event_store import store_events
+from service.events_model import TooLarge, cloudevent_errors, from_cloudevent, validate_batch
+from service.problems import problem
+
+bp = Blueprint("events", url_prefix="/v1")
+
+JSON = "application/json"
+CE = "application/cloudevents+json"
+CE_BATCH = "application/cloudevents-batch+json"
+
+
+def media_type(request: Request) -> str:
+    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def parse_json(request: Request) -> tuple[object, HTTPResponse | None]:
+    """The JSON body, or a 400 problem."""
+    try:
+        return json.loads(request.body), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, problem(400, f"the body is not JSON: {exc}")
+
+
+def _items(body: object, kind: str) -> tuple[list, bool, list[dict]]:
+    """(items to validate, single?, shape errors) for each accepted media type."""
+    if kind == JSON:
+        if isinstance(body, list):
+            return body, False, []
+        return [body], True, []
+    if kind == CE:
+        return [body], True, []
+    if not isinstance(body, list):
+        return [], False, [{"index": 0, "path": "", "message": "a CloudEvents batch is a JSON array"}]
+    return body, False, []
+
+
+@bp.post("/events")
+async def post_events(request: Request) -> HTTPResponse:
+    """Store one event or a batch (plain envelopes or CloudEvents); all or nothing."""
+    metrics = request.app.ctx.metrics
+    kind = media_type(request)
+    if kind not in (JSON, CE, CE_BATCH):
+        metrics.events_rejected.inc()
+        return problem(415, f"send {JSON}, {CE} or {CE_BATCH}")
+    body, bad = parse_json(request)
+    if bad:
+        metrics.events_rejected.inc()
+        return bad
+    items, single, errors = _items(body, kind)
+    if kind in (CE, CE_BATCH):
+        for i, ce in enumerate(items):
+            errors.extend(cloudevent_errors(ce, i, "" if single else f"/{i}"))
+        items = [from_cloudevent(ce) for ce in items]
+    now = datetime.now(timezone.utc)
+    try:
+        events, more = validate_batch(items, now=now, single=single)
+    except TooLarge as exc:
+        metrics.events_rejected.inc(max(1, len(items)))
+        return problem(413, str(exc))
+    errors.extend(more)
+    if errors:
+        metrics.events_rejected.inc(max(1, len(items)))
+        return problem(422, "invalid events; nothing was stored", errors=errors)
+    ids, duplicates = await store_events(request.app.ctx.db, events, now=now)
+    metrics.events_accepted.inc(len(ids) - duplicates)
+    metrics.events_duplicate.inc(duplicates)
+    request.app.ctx.runtime.notify_events()
+    return json_response({"accepted": len(ids) - duplicates, "duplicates": duplicates, "ids": ids}, status=202)

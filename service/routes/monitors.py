@@ -1,0 +1,51 @@
+"""`GET /v1/monitors`: the active rule set's monitors with their open alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from dsl import ast as A
+from dsl.formatter import format_trigger
+from service.routes.paging import page_of_list
+
+bp = Blueprint("monitors", url_prefix="/v1")
+
+
+def _targets(monitor: A.Monitor) -> list[str]:
+    out = []
+    for clause in monitor.clauses:
+        if isinstance(clause, A.NotifyClause | A.EscalateClause):
+            out.extend(f"{t.kind}:{t.name.value}" for t in clause.targets)
+    return list(dict.fromkeys(out))
+
+
+def summary(m: Any, open_alerts: int) -> dict[str, Any]:
+    severity = m.monitor.clause(A.SeverityClause)
+    return {
+        "name": m.name,
+        "file": m.file,
+        "line": m.line,
+        "trigger": format_trigger(m.monitor.trigger),
+        "severity": severity.level if severity else "error",
+        "targets": _targets(m.monitor),
+        "disabled": m.monitor.clause(A.DisabledClause) is not None,
+        "open_alerts": open_alerts,
+    }
+
+
+@bp.get("/monitors")
+async def list_monitors(request: Request) -> HTTPResponse:
+    store = request.app.ctx.rules
+    await store.refresh()
+    counts: dict[str, int] = {}
+    pipeline = [{"$match": {"status": {"$in": ["firing", "pending"]}}},
+                {"$group": {"_id": "$monitor", "n": {"$sum": 1}}}]
+    async for row in await request.app.ctx.db.alerts.aggregate(pipeline):
+        counts[row["_id"]] = row["n"]
+    rows = [summary(m, counts.get(m.name, 0)) for m in store.active.ruleset.monitors]
+    return json_response(page_of_list(request, rows))

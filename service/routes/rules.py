@@ -1,0 +1,128 @@
+"""Rule files: lint, validate, read, change, reload (api.md § Rules)."""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, text
+from sanic.response import json as json_response
+
+import dsl
+from service.problems import Problem
+from service.routes.events import media_type, parse_json
+from service.rules_store import FILE_NAME, errors_of, monitor_rows
+
+bp = Blueprint("rules", url_prefix="/v1/rules")
+
+DEFAULT_NAME = "input.rules"
+
+
+def body_files(request: Request) -> dict[str, str]:
+    """`{"files": {name: text}}` (JSON) or one file as `text/plain` (`?name=`, default input.rules)."""
+    if media_type(request) == "text/plain":
+        try:
+            return {request.args.get("name", DEFAULT_NAME): request.body.decode("utf-8")}
+        except UnicodeDecodeError as exc:
+            raise Problem(400, "rule text must be UTF-8") from exc
+    if media_type(request) != "application/json":
+        raise Problem(415, "send application/json {\"files\": {...}} or text/plain")
+    body, bad = parse_json(request)
+    if bad:
+        raise Problem(400, "the body is not JSON")
+    files = body.get("files") if isinstance(body, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise Problem(422, "expected {\"files\": {\"name.rules\": \"text\", ...}}",
+                      errors=[{"index": 0, "path": "/files", "message": "an object of file name to text"}])
+    return files
+
+
+def _sorted(diagnostics: list) -> list[dict]:
+    from dsl.diagnostics import sort_key
+
+    return [d.to_dict() for d in sorted(diagnostics, key=sort_key)]
+
+
+@bp.post("/lint")
+async def lint(request: Request) -> HTTPResponse:
+    """Syntax and checks over the body's files together; pure."""
+    files = body_files(request)
+    _, diagnostics = dsl.load(files)
+    return json_response({"ok": not errors_of(diagnostics), "diagnostics": _sorted(diagnostics)})
+
+
+@bp.post("/validate")
+async def validate(request: Request) -> HTTPResponse:
+    """The active set with the body's files replacing namesakes, checked and compiled."""
+    files = body_files(request)
+    store = request.app.ctx.rules
+    await store.refresh()
+    merged = {**store.active.files, **files}
+    ruleset, diagnostics = dsl.load(merged)
+    # Warnings in files the caller did not send are not theirs to act on; errors are.
+    shown = [d for d in diagnostics if d.is_error or d.span.file in files]
+    compile_problem = request.app.ctx.runtime.compile_check(ruleset) if ruleset is not None else None
+    if compile_problem:
+        shown.append(compile_problem)
+    ok = ruleset is not None and not errors_of(shown)
+    return json_response({"ok": ok, "diagnostics": _sorted(shown), "monitors": monitor_rows(ruleset)})
+
+
+@bp.get("")
+async def list_rules(request: Request) -> HTTPResponse:
+    return json_response(await request.app.ctx.rules.describe())
+
+
+@bp.post("/reload")
+async def reload(request: Request) -> HTTPResponse:
+    """Re-read the rules directory now; all or nothing."""
+    store = request.app.ctx.rules
+    outcome = await store.reload_directory()
+    if outcome is None:
+        raise Problem(409, f"the rules directory {store.rules_dir!r} does not exist")
+    request.app.ctx.runtime.rules_changed()
+    return json_response({**await store.describe(), "ok": outcome.ok})
+
+
+def _checked_name(name: str) -> str:
+    if not FILE_NAME.match(name):
+        raise Problem(404, "rule file names look like `name.rules` (letters, digits, _ . -)")
+    return name
+
+
+@bp.get("/<name:str>")
+async def get_file(request: Request, name: str) -> HTTPResponse:
+    store = request.app.ctx.rules
+    await store.refresh()
+    text_ = store.active.files.get(_checked_name(name))
+    if text_ is None:
+        raise Problem(404, f"no rule file {name!r} in the active set")
+    return text(text_, content_type="text/plain; charset=utf-8")
+
+
+async def _change(request: Request, name: str, new_text: str | None) -> HTTPResponse:
+    store = request.app.ctx.rules
+    outcome = await store.put_file(name, new_text)
+    if not outcome.ok:
+        raise Problem(422, "the resulting rule set has errors; nothing changed",
+                      errors=_sorted(outcome.diagnostics))
+    request.app.ctx.runtime.rules_changed()
+    return json_response({"version": outcome.version, "ok": True, "diagnostics": _sorted(outcome.diagnostics)})
+
+
+@bp.put("/<name:str>")
+async def put_file(request: Request, name: str) -> HTTPResponse:
+    _checked_name(name)
+    try:
+        new_text = request.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "rule text must be UTF-8") from exc
+    return await _change(request, name, new_text)
+
+
+@bp.delete("/<name:str>")
+async def delete_file(request: Request, name: str) -> HTTPResponse:
+    store = request.app.ctx.rules
+    await store.refresh()
+    if _checked_name(name) not in store.active.files:
+        raise Problem(404, f"no rule file {name!r} in the active set")
+    return await _change(request, name, None)

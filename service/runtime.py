@@ -1,0 +1,127 @@
+"""What one service process runs besides the routes: database, rules, evaluator, delivery.
+
+`Runtime.start()` connects (starting the embedded database when no URI is set), creates
+indexes, adopts the stored rule set, loads the rules directory, and starts the
+background tasks: the directory watcher, the rules follower, the evaluator (when this
+process has one) and delivery. `stop()` undoes all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from service.config import Config
+from service.db import Database
+from service.embedded import EmbeddedDatabase
+from service.metrics import Metrics
+from service.rules_store import RulesStore
+
+log = logging.getLogger("tocsin.service")
+
+
+class Runtime:
+    def __init__(self, config: Config, metrics: Metrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.embedded: EmbeddedDatabase | None = None
+        self.db: Database = None  # type: ignore[assignment]  # set by start()
+        self.rules: RulesStore = None  # type: ignore[assignment]
+        self.evaluator: Any = None
+        self.delivery: Any = None
+        self.tasks: list[asyncio.Task] = []
+        self.wake = asyncio.Event()
+        self.rules_wake = asyncio.Event()
+        self.startup_reload: Any = None
+        self.silences_changed = False
+
+    async def start(self) -> None:
+        uri = self.config.mongodb_uri
+        if not uri:
+            self.embedded = EmbeddedDatabase(self.config.data_dir)
+            uri = await asyncio.to_thread(self.embedded.start)
+        self.db = Database.connect(uri, self.config.mongodb_database)
+        await self.db.ensure_indexes(self.config.retention_delta)
+        self.rules = RulesStore(self.db, self.config.rules_dir)
+        await self.rules.refresh()
+        self.startup_reload = await self.rules.reload_directory()
+        self.metrics.rules_version.set(self.rules.active.version)
+        from service.delivery_bridge import DeliveryBridge
+
+        self.delivery = DeliveryBridge(self.config, self.db, self.metrics, uri)
+        self.delivery.ruleset_provider = lambda: self.rules.active.ruleset
+        await self.delivery.start()
+        self._spawn(self._follow_rules(), "rules-follower")
+        if self.config.watch_rules and self.config.rules_dir:
+            from service.watcher import watch_rules
+
+            self._spawn(watch_rules(self), "rules-watcher")
+        if self.config.evaluator:
+            from service.evaluator import Evaluator
+
+            self.evaluator = Evaluator(self)
+            self._spawn(self.evaluator.run(), "evaluator")
+
+    def _spawn(self, coro, name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        if self.evaluator is not None:
+            with contextlib.suppress(Exception):
+                await self.evaluator.release()
+        if self.delivery is not None:
+            await self.delivery.stop()
+        if self.db is not None:
+            await self.db.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+    def notify_events(self) -> None:
+        """New events are stored: wake the evaluator now rather than at its next poll."""
+        self.wake.set()
+
+    def rules_changed(self) -> None:
+        self.metrics.rules_version.set(self.rules.active.version)
+        self.rules_wake.set()
+        self.wake.set()
+
+    async def _follow_rules(self) -> None:
+        """Adopt versions written by other replicas (and by our own API calls)."""
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.rules_wake.wait(), timeout=1.0)
+            self.rules_wake.clear()
+            try:
+                if await self.rules.refresh():
+                    log.info("rule set version %s adopted", self.rules.active.version)
+                    self.metrics.rules_version.set(self.rules.active.version)
+                    self.wake.set()
+            except Exception:
+                log.exception("following the rule set failed; retrying")
+
+    async def broker_ok(self) -> bool:
+        return await self.delivery.ping() if self.delivery is not None else False
+
+    def compile_check(self, ruleset: Any) -> Any:
+        """A diagnostic if the engine cannot compile `ruleset`, else None."""
+        try:
+            from engine import Engine
+        except ImportError:
+            return None
+        try:
+            Engine(ruleset, now=datetime.now(timezone.utc))
+        except Exception as exc:  # the engine refusing a checked set is a bug, but say so
+            from dsl.ast import Span
+            from dsl.diagnostics import error
+
+            return error(Span("<ruleset>", 1, 1, 1, 1), "E403", f"does not compile: {exc}")
+        return None
