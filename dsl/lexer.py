@@ -17,15 +17,15 @@ from lark.lexer import Lexer, LexerState, Token
 # Named terminals in match order; must agree with grammar.lark.
 _PATTERNS = (
     ("LONG_STRING", r'"""(?:[^"\\]|\\.|"(?!""))*"""'),
+    ("OPEN_LONG", r'"""'),  # a triple quote that never closes: an error at the opening
     ("STRING", r'"(?:[^"\\\n]|\\.)*"'),
     ("COMMENT", r"#[^\n]*"),
     ("TIME_RANGE", r"\d{1,2}:\d{2}[ \t]*-[ \t]*\d{1,2}:\d{2}"),
     ("DURATION", r"\d+(?:\.\d+)?(?:ms|s|m|h|d)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))*(?![A-Za-z0-9_])"),
     ("PERCENT", r"\d+(?:\.\d+)?%"),
     ("NUMBER", r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![A-Za-z0-9_.])"),
-    ("WORD", r"[A-Za-z_][A-Za-z0-9_-]*"),
+    ("WORD", r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*(?:\.\*)?"),
     ("COMP", r"==|!=|<=|>=|<|>"),
-    ("STAR", r"\.\*"),
     ("PUNCT", r"[{}()\[\],.:+\-*/]"),
 )
 _MASTER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PATTERNS), re.S)
@@ -55,13 +55,18 @@ class TocsinLexer(Lexer):
         self.terminals_by_name = lexer_conf.terminals_by_name
 
     def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        """Lark's interface: the parser state tells which keywords apply."""
         slice_ = lexer_state.text
-        text: str = slice_.text
-        pos, end = slice_.start, slice_.end
-        line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
         states = parser_state.parse_conf.states
+        return self.scan(slice_.text, lambda: states[parser_state.position], slice_.start, slice_.end)
+
+    def scan(self, text: str, accepts: Callable[[], Any], pos: int = 0, end: int | None = None) -> Iterator[Token]:
+        """Tokens of `text`; `accepts()` gives the terminals the parser takes now."""
+        end = len(text) if end is None else end
+        line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
         keywords, punct, comment_cb = self.keywords, self.punct, self.comment_callback
         master, space = _MASTER.match, _SPACE.match
+        new_token = Token._future_new
         while True:
             m = space(text, pos, end)
             stop = m.end()
@@ -74,24 +79,29 @@ class TocsinLexer(Lexer):
             if pos >= end:
                 return
             m = master(text, pos, end)
-            if m is None:
-                accepts = set(states[parser_state.position])
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, allowed=accepts,
-                                           state=parser_state, terminals_by_name=self.terminals_by_name)
+            if m is None or m.lastgroup == "OPEN_LONG" or (m.lastgroup == "PUNCT" and m.group() not in punct):
+                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, allowed=set(accepts()),
+                                           terminals_by_name=self.terminals_by_name)
             kind, value, stop = m.lastgroup, m.group(), m.end()
             column = pos - line_start + 1
             if kind == "WORD":
-                name = keywords.get(value)
-                kind = name if name is not None and name in states[parser_state.position] else "IDENT"
+                if "." in value:
+                    kind = "DOTTED"
+                else:
+                    name = keywords.get(value)
+                    kind = name if name is not None and name in accepts() else "IDENT"
             elif kind == "PUNCT":
                 kind = punct[value]
-            newlines = value.count("\n") if kind == "LONG_STRING" else 0
+            newlines = 0
+            if kind == "LONG_STRING":
+                kind = "STRING"
+                newlines = value.count("\n")
             if newlines:
                 end_line = line + newlines
                 end_column = stop - (text.rfind("\n", pos, stop) + 1) + 1
             else:
                 end_line, end_column = line, column + (stop - pos)
-            tok = Token._future_new(kind, value, pos, line, column, end_line, end_column, stop)
+            tok = new_token(kind, value, pos, line, column, end_line, end_column, stop)
             if newlines:
                 line, line_start = end_line, text.rfind("\n", pos, stop) + 1
             pos = stop

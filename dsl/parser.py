@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from dsl import ast as A
 from dsl.diagnostics import Diagnostic, error
+from dsl.lalr import Driver
 from dsl.lexer import TocsinLexer
 from dsl.transform import DeclarationError, ToAst, context
 
@@ -64,9 +65,23 @@ def parse(text: str, file: str = "<string>") -> tuple[A.RuleFile, list[Diagnosti
     return A.RuleFile(file, tuple(decls), comments, A.Span(file, 1, 1, lines, last_col)), diagnostics
 
 
+@lru_cache(maxsize=1)
+def _driver() -> tuple[Driver, TocsinLexer]:
+    lark = _parser()
+    lexer = TocsinLexer(lark.lexer_conf)
+    lexer.comment_callback = _keep_comment
+    return Driver(lark), lexer
+
+
 def _run(text: str) -> tuple:
+    driver, lexer = _driver()
+    accepts = driver.actions
+
+    def tokens(source: str, stack: list):
+        return lexer.scan(source, lambda: accepts[stack[-1]])
+
     try:
-        return _parser().parse(text)
+        return driver.parse(text, tokens)
     except VisitError as e:  # a callback raised: unwrap our own error
         if isinstance(e.orig_exc, DeclarationError):
             raise e.orig_exc from None
@@ -138,7 +153,7 @@ def _parse_by_declaration(text: str, file: str) -> tuple[list, list[Diagnostic]]
             diagnostics.append(e.diagnostic)
         except UnexpectedInput as e:
             diagnostics.extend(context.diagnostics)
-            diagnostics.append(_syntax_diagnostic(e, padded, file))
+            diagnostics.append(_syntax_diagnostic(e, padded, file, at_file_end=end == len(text)))
     return decls, diagnostics
 
 
@@ -159,13 +174,12 @@ def _collect_comments(text: str, file: str) -> None:
 _FRIENDLY = {
     "IDENT": "a name",
     "STRING": "a string",
-    "LONG_STRING": "a string",
     "NUMBER": "a number",
     "PERCENT": "a percentage",
     "DURATION": "a duration like `5m`",
     "TIME_RANGE": "a time range like `01:00-03:00`",
     "COMP": "a comparison (`==`, `>=`, …)",
-    "STAR": "`.*`",
+    "DOTTED": "a dotted name",
     "$END": "end of file",
 }
 _BAD_DURATION = re.compile(r"\d+(?:\.\d+)?[A-Za-z_][A-Za-z0-9_]*")
@@ -189,7 +203,23 @@ def _expected(names) -> str:
     return ", ".join(words)
 
 
-def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
+def _stray_word(e: UnexpectedToken) -> Token | None:
+    """A word after a complete declaration that starts nothing (`severity info info`).
+
+    The grammar reads it as the kind of a following block and only fails later; the
+    word itself is the mistake, so point there."""
+    values = getattr(e, "values", None) or []
+    if len(values) >= 2 and not isinstance(values[0], Token) and isinstance(values[1], Token) \
+            and values[1].type == "IDENT":
+        return values[1]
+    return None
+
+
+_CLAUSE_HINT = ("a clause starts with a keyword: where, on, by, notify, every, for, keep firing for, "
+                "escalate to, until, severity, message, label, mute during, disabled")
+
+
+def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str, at_file_end: bool = True) -> Diagnostic:
     line, column = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1
     if isinstance(e, UnexpectedCharacters):
         offset = e.pos_in_stream
@@ -209,12 +239,18 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
     if isinstance(e, UnexpectedToken):
         tok = e.token
         expected = _expected(e.expected)
+        stray = _stray_word(e)
+        if stray is not None:
+            span = A.Span(file, stray.line, stray.column, stray.end_line, stray.end_column)
+            match = _hint_for(str(stray), _CLAUSE_KEYWORDS)
+            return error(span, "E001", f"unexpected `{stray}` after a complete declaration",
+                         match or _CLAUSE_HINT)
         if tok.type == "$END":
             last = text.rstrip()
             line = last.count("\n") + 1
             column = len(last) - (last.rfind("\n") + 1) + 1
-            return error(A.Span(file, line, column, line, column), "E001",
-                         f"unexpected end of file; expected {expected}")
+            what = "unexpected end of file" if at_file_end else "incomplete declaration"
+            return error(A.Span(file, line, column, line, column), "E001", f"{what}; expected {expected}")
         value = str(tok)
         span = A.Span(file, tok.line, tok.column, tok.end_line or tok.line,
                       tok.end_column or tok.column + len(value))
@@ -225,6 +261,10 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         return error(A.Span(file, line, column, line, column), "E001",
                      f"unexpected end of file; expected {_expected(e.expected)}")
     return error(A.Span(file, line, column, line, column), "E001", str(e).splitlines()[0])
+
+
+_CLAUSE_KEYWORDS = frozenset({"WHERE", "ON", "BY", "NOTIFY", "EVERY", "FOR", "KEEP", "ESCALATE", "UNTIL",
+                              "SEVERITY", "MESSAGE", "LABEL", "MUTE", "DISABLED"})
 
 
 def _hint_for(value: str, expected) -> str | None:

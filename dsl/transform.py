@@ -14,6 +14,7 @@ import threading
 from lark import Token, Transformer
 
 from dsl import ast as A
+from dsl import precedence
 from dsl.diagnostics import Diagnostic, error
 
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -44,7 +45,7 @@ context = Context()
 
 
 NAMED_TERMINALS = frozenset(
-    {"IDENT", "STRING", "LONG_STRING", "NUMBER", "PERCENT", "DURATION", "TIME_RANGE", "COMP", "STAR"}
+    {"IDENT", "DOTTED", "STRING", "NUMBER", "PERCENT", "DURATION", "TIME_RANGE", "COMP"}
 )
 
 
@@ -85,7 +86,14 @@ def node(fn):
 
     def callback(self, children):
         span = cover(children)
-        named = [c for c in children if not (isinstance(c, Token) and c.type not in NAMED_TERMINALS)]
+        named = []
+        for c in children:
+            if isinstance(c, Token):
+                if c.type == "STRING":
+                    c = decode_string(c)
+                elif c.type not in NAMED_TERMINALS:
+                    continue
+            named.append(c)
         return fn(self, span, *named)
 
     callback.__name__ = fn.__name__
@@ -275,54 +283,12 @@ class ToAst(Transformer):
         return A.DisabledClause(meta)
 
     # ---- expressions
-    def _binary(op):  # noqa: N805 - a factory used in the class body
-        @node
-        def build(self, meta, left, right):
-            return A.Binary(op, left, right, meta)
-        return build
-
-    or_op = _binary("or")
-    and_op = _binary("and")
-    add_op = _binary("+")
-    sub_op = _binary("-")
-    mul_op = _binary("*")
-    div_op = _binary("/")
-
-    def _compare(op):  # noqa: N805
-        @node
-        def build(self, meta, left, right):
-            return A.Compare(op, left, right, meta)
-        return build
-
-    in_op = _compare("in")
-    not_in_op = _compare("not in")
-    contains_op = _compare("contains")
-    startswith_op = _compare("startswith")
-    endswith_op = _compare("endswith")
-    matches_op = _compare("matches")
-
-    @node
-    def compare(self, meta, left, op, right):
-        return A.Compare(str(op), left, right, meta)
-
-    @node
-    def not_op(self, meta, operand):
-        return A.Unary("not", operand, meta)
-
-    @node
-    def neg_op(self, meta, operand):
-        span = meta
-        if isinstance(operand, A.Number):
-            return A.Number(-operand.value, span)
-        if isinstance(operand, A.Percent):
-            return A.Percent(-operand.value, span)
-        if isinstance(operand, A.Duration):
-            return A.Duration(-operand.seconds, span)
-        return A.Unary("-", operand, span)
-
-    @node
-    def exists_op(self, meta, path):
-        return A.Exists(path, meta)
+    def expr(self, children):
+        """An operator sequence; see `dsl.precedence`."""
+        try:
+            return precedence.build(children)
+        except precedence.PrecedenceError as e:
+            raise DeclarationError(e.diagnostic) from None
 
     def aggregate(self, children):
         span = cover(children)
@@ -344,16 +310,17 @@ class ToAst(Transformer):
     def list(self, meta, *items):
         return A.ListExpr(tuple(i for i in items if i is not None), meta)
 
-    @node
-    def path(self, meta, *tokens):
-        star = bool(tokens) and tokens[-1].type == "STAR"
-        parts = tuple(str(t) for t in (tokens[:-1] if star else tokens))
-        return A.Path(parts, star, meta)
+    def path(self, children):
+        tok = children[0]
+        text = str(tok)
+        star = text.endswith(".*")
+        parts = tuple((text[:-2] if star else text).split("."))
+        return A.Path(parts, star, token_span(tok))
 
     # ---- literals
     @node
-    def string(self, meta, tok):
-        return decode_string(tok)
+    def string(self, meta, value):
+        return value
 
     @node
     def number(self, meta, tok):
