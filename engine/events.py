@@ -57,12 +57,14 @@ def resolver(parts: tuple[str, ...]) -> Resolver:
             return _dig(ev.get("data"), parts)
         return single
 
+    within_family = resolver(rest)
+
     def nested(ev: dict, fam: str) -> Any:
         v = _dig(ev, parts)
         if v is not None:
             return v
-        if head == fam:  # `log.level` in a log event is the envelope's `level`
-            v = _dig(ev, rest)
+        if head == fam:  # `log.level` in a log event is its `level`, `order.total` its data.total
+            v = within_family(ev, fam)
             if v is not None:
                 return v
         v = _dig(ev.get(fam), parts)
