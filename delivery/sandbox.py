@@ -89,6 +89,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
             return any(isinstance(obj, t) and attr in names for t, names in SAFE_METHODS.items())
         return True
 
+    def wrap_str_format(self, value: Any) -> None:
+        # `str.format`/`format_map` take unbounded widths; the `format` filter suffices.
+        return None
+
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
         b = budget()
         b.tick()
