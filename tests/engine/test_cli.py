@@ -1,0 +1,74 @@
+"""`tocsin test`: rules + events file -> alert events (text or JSON), exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from service.cli import main
+
+RULES = '''
+group "DevOps" { email "ana@example.com" webhook "PagerDuty" }
+webhook "PagerDuty" { url "https://example.com/pd" }
+schedule "night" { hours 00:00-00:30 timezone "UTC" }
+monitor "failed" when execution.failed notify group "DevOps"
+monitor "overdue" when no execution.completed within 15m on flow "Sync" notify email "bo@example.com"
+monitor "muted" when execution.failed notify email "x@example.com" mute during "night"
+'''
+
+
+def _events(tmp_path, *events: dict) -> str:
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n# a comment\n\n")
+    return str(path)
+
+
+def _rules(tmp_path, text: str = RULES) -> str:
+    path = tmp_path / "ops.rules"
+    path.write_text(text)
+    return str(path)
+
+
+def test_json_output_sorted_with_default_until(tmp_path, capsys) -> None:
+    events = _events(
+        tmp_path,
+        {"id": "2", "type": "execution.completed", "time": "2026-01-05T00:10:00Z", "flow": "Sync"},
+        {"id": "1", "type": "execution.failed", "time": "2026-01-05T00:00:00Z", "flow": "Sync",
+         "instance": {"id": "I1", "name": "Acme"}},
+    )
+    assert main(["test", _rules(tmp_path), "--events", events, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["diagnostics"] == []
+    expected = [
+        {"monitor": "failed", "key": {"instance": "I1", "flow": "Sync"}, "kind": "fired",
+         "at": "2026-01-05T00:00:00.000Z", "severity": "error",
+         "targets": ["email:ana@example.com", "webhook:PagerDuty"]},
+        {"monitor": "overdue", "key": {"flow": "Sync"}, "kind": "fired",
+         "at": "2026-01-05T00:25:00.000Z", "severity": "error", "targets": ["email:bo@example.com"]},
+        {"monitor": "muted", "key": {"instance": "I1", "flow": "Sync"}, "kind": "fired",
+         "at": "2026-01-05T00:30:00.000Z", "severity": "error", "targets": ["email:x@example.com"]},
+    ]
+
+
+def test_until_and_text_output(tmp_path, capsys) -> None:
+    events = _events(tmp_path, {"id": "1", "type": "execution.completed",
+                                "time": "2026-01-05T00:00:00Z", "flow": "Sync"})
+    assert main(["test", _rules(tmp_path), "--events", events, "--until", "2026-01-05T00:31:00Z"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("2026-01-05T00:15:00.000Z  fired") and "overdue" in lines[0]
+    assert "repeated" in lines[1] and lines[-1] == "2 alert events"
+
+
+def test_rules_with_errors_print_diagnostics_and_exit_1(tmp_path, capsys) -> None:
+    events = _events(tmp_path)
+    assert main(["test", _rules(tmp_path, "when execution.faild"), "--events", events,
+                 "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["alert_events"] == [] and out["diagnostics"][0]["code"] == "E201"
+
+
+def test_unusable_events_file_exits_2(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "x.y"}\n')
+    assert main(["test", _rules(tmp_path), "--events", str(bad)]) == 2
+    assert "bad.jsonl:1" in capsys.readouterr().err
+    assert main(["test", _rules(tmp_path), "--events", str(tmp_path / "missing.jsonl")]) == 2
