@@ -28,6 +28,7 @@ def create_app(config: Config | None = None, *, name: str | None = None) -> Sani
     app.config.AUTO_EXTEND = False
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.ACCESS_LOG = False
+    app.config.MOTD = False  # `tocsin serve` prints its own summary
     app.ctx.config = config
     app.ctx.metrics = Metrics()
     app.ctx.runtime = runtime = Runtime(config, app.ctx.metrics)

@@ -1,0 +1,76 @@
+"""`tocsin serve`: the API, the evaluator and (embedded) delivery in one process.
+
+With no configuration: an embedded SecantusDB in `./.tocsin/data`, an in-process
+broker and workers, rules from `./rules`, listening on 127.0.0.1:8080.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+from sanic import Sanic
+
+from service.app import create_app
+from service.config import Config
+
+
+def load_config(args: Any) -> Config:
+    """Environment and `.env` (also exported, so delivery settings see it), then flags."""
+    from dotenv import load_dotenv
+
+    load_dotenv(".env", override=False)
+    overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+                 if v is not None}
+    return Config(**overrides)
+
+
+def describe_database(config: Config) -> str:
+    if not config.mongodb_uri:
+        return f"embedded SecantusDB in {config.data_dir}"
+    parts = urlsplit(config.mongodb_uri)
+    return f"MongoDB at {parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}"  # no credentials
+
+
+def startup_report(app: Sanic) -> list[str]:
+    """What `tocsin serve` prints once it is up."""
+    config, runtime = app.ctx.config, app.ctx.runtime
+    active = runtime.rules.active
+    monitors = len(getattr(active.ruleset, "monitors", ()))
+    lines = [
+        f"tocsin listening on {config.base_url} (API docs {config.base_url}/docs)",
+        f"database: {describe_database(config)}",
+        f"delivery: {'Redis broker ' + (urlsplit(config.redis_url).hostname or '') if config.redis_url else 'in-process broker and workers'}",
+        f"rules: version {active.version}, {len(active.files)} file(s), {monitors} monitor(s) from {config.rules_dir}",
+    ]
+    outcome = runtime.startup_reload
+    if outcome is not None and not outcome.ok:
+        errors = [d for d in outcome.diagnostics if d.is_error]
+        lines.append(f"rules in {config.rules_dir} have {len(errors)} error(s); version {active.version} stays active:")
+        lines += [f"  {d.span.file}:{d.span.line}:{d.span.column}: {d.code} {d.message}" for d in errors[:20]]
+    if not config.keys:
+        lines.append("no TOCSIN_API_KEYS: no authentication, loopback only")
+    return lines
+
+
+def serve_command(args: Any) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args)
+    except Exception as exc:  # pydantic names the bad variable
+        print(f"tocsin serve: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    problem = config.bind_error()
+    if problem:
+        print(f"tocsin serve: {problem}", file=sys.stderr)
+        return 2
+    app = create_app(config, name="tocsin")
+
+    @app.after_server_start
+    async def _report(app_: Sanic) -> None:
+        print("\n".join(startup_report(app_)), flush=True)
+
+    app.run(host=config.host, port=config.port, single_process=True, access_log=False, motd=False)
+    return 0

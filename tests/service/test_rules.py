@@ -1,0 +1,105 @@
+"""Rule endpoints: lint, validate, read, change, reload; all-or-nothing reloads."""
+
+from __future__ import annotations
+
+import pytest
+
+GOOD = 'monitor "failures" when execution.failed notify webhook "hook"\n'
+HOOK = 'webhook "hook" { url "https://hooks.example.com/x" }\n'
+BROKEN = 'monitor "oops" when execution.failed notify group "Nobody"\n'
+
+
+@pytest.fixture
+def rules_dir(config):
+    from pathlib import Path
+
+    d = Path(config.rules_dir)
+    (d / "hooks.rules").write_text(HOOK)
+    (d / "main.rules").write_text(GOOD)
+    return d
+
+
+async def test_lint_reports_every_problem_and_resolves_across_files(client):
+    r = await client.post("/v1/rules/lint", json={"files": {"a.rules": GOOD, "b.rules": HOOK}})
+    assert r.status_code == 200
+    assert r.json()["ok"] is True
+    r = await client.post("/v1/rules/lint", json={"files": {"a.rules": GOOD + "monitor when\n"}})
+    body = r.json()
+    assert r.status_code == 200 and body["ok"] is False
+    keys = {"file", "line", "column", "end_line", "end_column", "severity", "code", "message", "hint"}
+    assert body["diagnostics"] and all(set(d) == keys for d in body["diagnostics"])
+
+
+async def test_lint_takes_plain_text(client):
+    r = await client.post("/v1/rules/lint", content=BROKEN, headers={"content-type": "text/plain"})
+    body = r.json()
+    assert body["ok"] is False
+    assert body["diagnostics"][0]["file"] == "input.rules"
+    assert body["diagnostics"][0]["code"] == "E101"
+
+
+async def test_lint_rejects_a_bad_body(client):
+    r = await client.post("/v1/rules/lint", json={"files": ["x"]})
+    assert r.status_code == 422
+    r = await client.post("/v1/rules/lint", content=b"{", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+async def test_validate_resolves_against_the_active_set(rules_dir, client):
+    r = await client.post("/v1/rules/validate", json={"files": {"extra.rules": 'monitor "m2" when execution.started notify webhook "hook"\n'}})
+    body = r.json()
+    assert body["ok"] is True, body
+    names = {m["name"]: m for m in body["monitors"]}
+    assert names["m2"] == {"name": "m2", "trigger": "execution.started", "file": "extra.rules", "line": 1}
+    assert "failures" in names
+    r = await client.post("/v1/rules/validate", json={"files": {"hooks.rules": ""}})
+    assert r.json()["ok"] is False  # main.rules now refers to a webhook that is gone
+
+
+async def test_get_rules_lists_files_and_last_reload(rules_dir, client):
+    r = await client.get("/v1/rules")
+    body = r.json()
+    assert body["version"] == 1
+    assert [f["name"] for f in body["files"]] == ["hooks.rules", "main.rules"]
+    assert body["files"][1]["monitors"] == 1 and len(body["files"][1]["sha256"]) == 64
+    assert body["last_reload"]["ok"] is True
+    assert (await client.get("/v1/rules/main.rules")).text == GOOD
+    assert (await client.get("/v1/rules/none.rules")).status_code == 404
+
+
+async def test_put_valid_file_makes_a_new_version_and_writes_through(rules_dir, client):
+    r = await client.put("/v1/rules/more.rules", content='monitor "m3" when execution.completed notify webhook "hook"\n')
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    assert (rules_dir / "more.rules").exists()
+    monitors = (await client.get("/v1/monitors")).json()["items"]
+    assert {m["name"] for m in monitors} == {"failures", "m3"}
+
+
+async def test_put_invalid_file_is_422_and_changes_nothing(rules_dir, client):
+    r = await client.put("/v1/rules/main.rules", content=BROKEN)
+    assert r.status_code == 422
+    assert "E101" in {d["code"] for d in r.json()["errors"]}
+    assert (await client.get("/v1/rules")).json()["version"] == 1
+    assert (rules_dir / "main.rules").read_text() == GOOD
+
+
+async def test_delete_file(rules_dir, client):
+    assert (await client.delete("/v1/rules/hooks.rules")).status_code == 422  # still referenced
+    assert (await client.delete("/v1/rules/main.rules")).status_code == 200
+    assert not (rules_dir / "main.rules").exists()
+    assert (await client.delete("/v1/rules/main.rules")).status_code == 404
+
+
+async def test_reload_with_a_broken_file_keeps_the_previous_set(rules_dir, client):
+    (rules_dir / "main.rules").write_text(BROKEN)
+    r = await client.post("/v1/rules/reload")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is False and body["version"] == 1
+    assert body["last_reload"]["ok"] is False
+    assert any(d["code"] == "E101" for d in body["last_reload"]["diagnostics"])
+    assert (await client.get("/v1/rules/main.rules")).text == GOOD
+    (rules_dir / "main.rules").write_text(GOOD.replace("failures", "failed-runs"))
+    body = (await client.post("/v1/rules/reload")).json()
+    assert body["ok"] is True and body["version"] == 2
