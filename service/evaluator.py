@@ -25,7 +25,7 @@ from service.outbox import Outbox
 
 log = logging.getLogger("tocsin.evaluator")
 
-CHECKPOINT_SECONDS = 2.0
+CHECKPOINT_SECONDS = 1.0
 SILENCE_REFRESH_SECONDS = 2.0
 
 

@@ -1,4 +1,9 @@
-"""Watch `TOCSIN_RULES_DIR` and reload the rule set when a `*.rules` file changes."""
+"""Watch `TOCSIN_RULES_DIR` and reload the rule set when its `*.rules` files change.
+
+File-system notifications drive it; every `RESCAN_MS` the directory is also compared
+with what was last seen, which catches changes made before the watch was in place and
+file systems that do not notify (network mounts).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,11 @@ from typing import Any
 
 from watchfiles import awatch
 
+from service.rules_store import read_directory
+
 log = logging.getLogger("tocsin.service")
+
+RESCAN_MS = 2000
 
 
 def _is_rule_file(change: Any, path: str) -> bool:
@@ -20,17 +29,27 @@ async def watch_rules(runtime: Any, *, debounce_ms: int = 200) -> None:
     """Reload on change; a directory that does not exist yet is looked for every few seconds."""
     root = runtime.config.rules_dir
     while not Path(root).is_dir():
-        await asyncio.sleep(5)
-    async for _changes in awatch(root, watch_filter=_is_rule_file, debounce=debounce_ms, recursive=False):
-        try:
-            outcome = await runtime.rules.reload_directory()
-        except Exception:
-            log.exception("reloading %s failed", root)
+        await asyncio.sleep(RESCAN_MS / 1000)
+    seen = runtime.rules.active.files
+    async for _changes in awatch(root, watch_filter=_is_rule_file, debounce=debounce_ms, recursive=False,
+                                 rust_timeout=RESCAN_MS, yield_on_timeout=True):
+        files = read_directory(root)
+        if files is None or files == seen:
             continue
-        if outcome is None:
-            continue
-        if outcome.ok:
-            log.info("rules reloaded from %s: version %s", root, outcome.version)
-            runtime.rules_changed()
-        else:
-            log.warning("rules in %s have errors; version %s stays active", root, outcome.version)
+        seen = files
+        await _reload(runtime, root)
+
+
+async def _reload(runtime: Any, root: str) -> None:
+    try:
+        outcome = await runtime.rules.reload_directory()
+    except Exception:
+        log.exception("reloading %s failed", root)
+        return
+    if outcome is None:
+        return
+    if outcome.ok:
+        log.info("rules reloaded from %s: version %s", root, outcome.version)
+        runtime.rules_changed()
+    else:
+        log.warning("rules in %s have errors; version %s stays active", root, outcome.version)
