@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dsl import ast as A
@@ -41,12 +41,12 @@ def check_template(s: A.String) -> list[Diagnostic]:
     """E308 for a Jinja syntax error, W503 for each unknown variable."""
     out: list[Diagnostic] = []
     if is_template(s.value):
-        try:
-            tree = _env().parse(s.value)
-        except TemplateSyntaxError as e:
+        try:  # compiling also catches unknown filters and tests (`| upcase`)
+            names = meta.find_undeclared_variables(_env().parse(s.value))
+        except TemplateError as e:
             return [error(s.span, "E308", f"template error: {e.message}",
                           "templates look like `{{ event.instance.name }}`")]
-        for name in sorted(meta.find_undeclared_variables(tree)):
+        for name in sorted(names):
             if name not in C.TEMPLATE_VARIABLES:
                 hint = did_you_mean(name, C.TEMPLATE_VARIABLES) or \
                     "templates see " + ", ".join(C.TEMPLATE_VARIABLES)

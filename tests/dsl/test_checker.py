@@ -160,3 +160,13 @@ def test_webhook_url_may_be_a_whole_or_partial_template():
     text = ('webhook "A" { url "{{ secrets.URL }}" }\nwebhook "B" { url "https://x.example.com/{{ secrets.P }}" }\n'
             'when execution.failed notify webhook "A", webhook "B"')
     assert check([parse(text, "a.rules")[0]]) == []
+
+
+def test_templates_unknown_filters_and_variables():
+    text = ('when execution.failed message "{{ monitor.name | upcase }}"\n'
+            'when execution.completed message "{{ evnt.flow }} and $FLOWW"')
+    diagnostics = check([parse(text, "a.rules")[0]])
+    assert [(d.code, d.span.line, d.span.column, d.span.end_column) for d in diagnostics] == [
+        ("E308", 1, 31, 60), ("W503", 2, 38, 42), ("W503", 2, 55, 61)]
+    assert diagnostics[0].message == "template error: No filter named 'upcase'."
+    assert [d.hint for d in diagnostics[1:]] == ["did you mean `event`?", "did you mean `$FLOW`?"]
