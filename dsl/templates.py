@@ -27,6 +27,15 @@ def _env() -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment()
 
 
+@lru_cache(maxsize=4096)
+def _analyse(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """(Jinja's complaint or None, top-level variables); rule sets repeat templates a lot."""
+    try:  # compiling also catches unknown filters and tests (`| upcase`)
+        return None, tuple(sorted(meta.find_undeclared_variables(_env().parse(text))))
+    except TemplateError as e:
+        return e.message or str(e), ()
+
+
 def is_template(text: str) -> bool:
     return any(mark in text for mark in _JINJA_MARKS)
 
@@ -41,12 +50,11 @@ def check_template(s: A.String) -> list[Diagnostic]:
     """E308 for a Jinja syntax error, W503 for each unknown variable."""
     out: list[Diagnostic] = []
     if is_template(s.value):
-        try:  # compiling also catches unknown filters and tests (`| upcase`)
-            names = meta.find_undeclared_variables(_env().parse(s.value))
-        except TemplateError as e:
-            return [error(s.span, "E308", f"template error: {e.message}",
+        problem, names = _analyse(s.value)
+        if problem is not None:
+            return [error(s.span, "E308", f"template error: {problem}",
                           "templates look like `{{ event.instance.name }}`")]
-        for name in sorted(names):
+        for name in names:
             if name not in C.TEMPLATE_VARIABLES:
                 hint = did_you_mean(name, C.TEMPLATE_VARIABLES) or \
                     "templates see " + ", ".join(C.TEMPLATE_VARIABLES)
