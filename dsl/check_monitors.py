@@ -47,6 +47,7 @@ def trigger_families(trigger: A.Trigger) -> frozenset[str]:
 
 
 def aggregates(e) -> list[A.Aggregate]:
+    """Every aggregate in an expression, outermost first."""
     if isinstance(e, A.Aggregate):
         return [e]
     found = []

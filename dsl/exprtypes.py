@@ -9,13 +9,12 @@ may appear.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from dsl import ast as A
 from dsl import catalog as C
 from dsl.diagnostics import Diagnostic, error
 from dsl.fields import check_pattern, family_of, resolve
-from dsl.regexes import check_regex
 from dsl.suggest import did_you_mean
 
 NUMERIC = frozenset({C.NUMBER, C.PERCENT, C.DURATION})
@@ -161,8 +160,3 @@ def _aggregate(e: A.Aggregate, scope: Scope) -> str:
                            f"`{e.field.dotted}` is {describe(t)}"))
         return C.NUMBER
     return C.DURATION if t == C.DURATION else C.NUMBER
-
-
-def inside(scope: Scope, **changes) -> Scope:
-    """A copy of `scope` sharing its diagnostics list."""
-    return replace(scope, **changes)

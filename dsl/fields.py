@@ -20,6 +20,7 @@ _TYPE_PART = re.compile(r"[a-z0-9_]+")
 
 
 def family_of(pattern: A.Path) -> str:
+    """`execution` for `execution.failed` and `execution.*`."""
     return pattern.parts[0]
 
 

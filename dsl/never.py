@@ -24,6 +24,7 @@ _NOT_CONSTANT = object()
 
 
 def never_fires(m: A.Monitor) -> list[Diagnostic]:
+    """W502 for each certain reason `m` can never fire (see the module docstring)."""
     out: list[Diagnostic] = []
     t = m.trigger
     if isinstance(t, A.ComparisonTrigger):

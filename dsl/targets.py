@@ -15,6 +15,7 @@ _VIA_KINDS = C.CONTACT_KINDS + C.CHANNEL_KINDS
 
 
 def check_targets(targets: tuple[A.Target, ...]) -> list[Diagnostic]:
+    """Kinds and addresses of `notify`/`escalate` targets (names are `refs`' job)."""
     out: list[Diagnostic] = []
     for t in targets:
         if t.kind not in C.TARGET_KINDS:
@@ -30,6 +31,7 @@ def check_targets(targets: tuple[A.Target, ...]) -> list[Diagnostic]:
 
 
 def check_notify(c: A.NotifyClause) -> list[Diagnostic]:
+    """A `notify` clause: its targets, and `via` only after groups and of a known form."""
     out = check_targets(c.targets)
     if not c.via:
         return out

@@ -14,7 +14,7 @@ import phonenumbers
 from dsl import ast as A
 from dsl import catalog as C
 from dsl.diagnostics import Diagnostic, error
-from dsl.suggest import closest, did_you_mean
+from dsl.suggest import did_you_mean
 from dsl.templates import is_template, is_whole_template
 
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
@@ -103,7 +103,3 @@ def parse_days(v: A.Word | A.String) -> tuple[set[int], Diagnostic | None]:
     first, last = numbers[0], numbers[-1]
     days = {(first + i) % 7 for i in range((last - first) % 7 + 1)}
     return days, None
-
-
-def closest_zone(name: str) -> str | None:
-    return closest(name, _zones())
