@@ -1,7 +1,7 @@
 """Diagnostics: the checker's result, a value rather than an exception.
 
 Codes are stable; tools and tests rely on them. The catalogue lives in `CODES`
-(code -> short name); `docs/language.md` explains each one.
+(code -> short name); `docs/diagnostics.md` explains each one.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def infer(e: A.Expr, scope: Scope) -> str:
     if isinstance(e, A.Binary):
         return _logic(e, scope) if e.op in ("and", "or") else _arith(e, scope)
     if isinstance(e, A.Compare):
-        from dsl.compare import check_compare
+        from dsl.compare import check_compare  # compare builds on infer: import here, no cycle
 
         check_compare(e.op, e.left, e.right, scope, e.span)
         return C.BOOL
