@@ -17,11 +17,13 @@ Collections (design.md § Storage, plus two small ones of the service's own):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 
 @dataclass
@@ -98,6 +100,9 @@ class Database:
         await self.deliveries.create_index([("alert_event_id", ASCENDING)], name="alert_event")
         await self.silences.create_index([("ends_at", ASCENDING)], name="ends_at")
         await self.commands.create_index([("applied", ASCENDING)], name="applied")
+        # Create the sequence counter up front: concurrent first upserts would collide.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.counters.update_one({"_id": "events"}, {"$setOnInsert": {"n": 0}}, upsert=True)
 
     async def _ensure_ttl(self, seconds: int) -> None:
         """The retention index; a changed `TOCSIN_RETENTION` replaces the old one."""
