@@ -11,6 +11,7 @@ from dsl import catalog as C
 from dsl.diagnostics import Diagnostic, error
 from dsl.exprtypes import Scope, expect_bool, infer
 from dsl.fields import check_pattern, family_of, resolve, resolve_trigger_field
+from dsl.walk import aggregates, trigger_families
 from dsl.compare import check_compare
 from dsl.never import never_fires
 from dsl.suggest import did_you_mean
@@ -35,29 +36,6 @@ def check_monitor(m: A.Monitor) -> list[Diagnostic]:
         _check_clause(clause, m.trigger, families, out)
     out.extend(never_fires(m))
     return out
-
-
-def trigger_families(trigger: A.Trigger) -> frozenset[str]:
-    """The event families a trigger's events belong to (metric: all its aggregates')."""
-    if isinstance(trigger, (A.EventTrigger, A.AbsenceTrigger)):
-        return frozenset({family_of(trigger.pattern)})
-    if isinstance(trigger, A.ComparisonTrigger):
-        return frozenset({trigger.family})
-    return frozenset(family_of(a.pattern) for a in aggregates(trigger.condition))
-
-
-def aggregates(e) -> list[A.Aggregate]:
-    """Every aggregate in an expression, outermost first."""
-    if isinstance(e, A.Aggregate):
-        return [e]
-    found = []
-    for sub in (getattr(e, "left", None), getattr(e, "right", None), getattr(e, "operand", None)):
-        if sub is not None:
-            found.extend(aggregates(sub))
-    if isinstance(e, A.ListExpr):
-        for item in e.items:
-            found.extend(aggregates(item))
-    return found
 
 
 # ---------------------------------------------------------------- triggers

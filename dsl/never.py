@@ -17,6 +17,7 @@ from dsl import ast as A
 from dsl import catalog as C
 from dsl.diagnostics import Diagnostic, warning
 from dsl.fields import resolve, resolve_trigger_field
+from dsl.walk import conjuncts, trigger_families
 
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
@@ -32,17 +33,16 @@ def never_fires(m: A.Monitor) -> list[Diagnostic]:
         if problem is None:
             _range(t.op, field_type, t.value, t.span, out)
     if isinstance(t, A.MetricTrigger):
-        for part in _conjuncts(t.condition):
+        for part in conjuncts(t.condition):
             _metric_range(part, out)
-    families = frozenset({t.family}) if isinstance(t, A.ComparisonTrigger) else frozenset(
-        {t.pattern.parts[0]}) if isinstance(t, (A.EventTrigger, A.AbsenceTrigger)) else frozenset()
+    families = trigger_families(t)
     flows = [v.value for c in m.clauses_of(A.OnClause) if c.scope == "flow" for v in c.values]
     for where in m.clauses_of(A.WhereClause):
         if fold(where.condition) is False:
             out.append(warning(where.condition.span, "W502", "this monitor can never fire: its `where` "
                                "condition is always false"))
             continue
-        for part in _conjuncts(where.condition):
+        for part in conjuncts(where.condition):
             _where_part(part, families, flows, out)
     return out
 
@@ -85,12 +85,6 @@ def _metric_range(e, out: list[Diagnostic]) -> None:
                 ((e.op == "<" and limit <= 0) or (e.op == "<=" and limit < 0)):
             out.append(warning(e.span, "W502", f"this monitor can never fire: `{e.left.func}` is "
                                "never below zero"))
-
-
-def _conjuncts(e) -> list:
-    if isinstance(e, A.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
 
 
 def fold(e):
