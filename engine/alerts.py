@@ -17,6 +17,7 @@ replaying the same events reproduces the same ids.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.events import from_ms, to_ms
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 ALERT_TIMERS = ("repeat", "digest", "expire", "unmute")
 
 
+@lru_cache(maxsize=65_536)
 def alert_id(monitor: str, kid: str) -> str:
     return hashlib.sha256(f"{monitor}\x00{kid}".encode()).hexdigest()[:24]
 

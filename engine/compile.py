@@ -74,7 +74,8 @@ class CompiledMonitor:
     disabled: bool = False
 
     def in_scope(self, ev: dict) -> bool:
-        for s in self.scopes:
+        """Whether every scope holds; the index already checked the first one."""
+        for s in self.scopes[1:]:
             if s.match(ev) is None:
                 return False
         return True

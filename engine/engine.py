@@ -101,7 +101,7 @@ class Engine:
         fam = family_of(event)
         runtimes = self.runtimes
         for cm in self.index.candidates(event):
-            if cm.scopes and not cm.in_scope(event):
+            if len(cm.scopes) > 1 and not cm.in_scope(event):
                 continue
             if skip and cm.name in skip:
                 continue

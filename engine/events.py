@@ -109,22 +109,29 @@ def default_key(ev: dict, fam: str) -> dict[str, Any]:
     return key
 
 
+_key_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+_quote = json.encoder.encode_basestring_ascii
+
+
 def key_id(key: dict[str, Any]) -> str:
-    """Canonical text of a key: equal keys, equal text."""
-    return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    """Canonical text of a key (its sorted compact JSON): equal keys, equal text."""
+    if len(key) <= 2 and all(type(v) is str for v in key.values()):  # the hot path
+        return "{" + ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in sorted(key.items())) + "}"
+    return _key_json(key)
 
 
 def scope_values(ev: dict, scope: str) -> tuple:
     """The values an `on SCOPE "X"` clause may match: instance name or id, customer name
     or external id, the flow."""
     if scope == "flow":
-        return (ev.get("flow"),)
-    obj = ev.get(scope)
-    if not isinstance(obj, dict):
-        return ()
-    if scope == "instance":
-        return (obj.get("id"), obj.get("name"))
-    return (obj.get("name"), obj.get("external_id"))
+        values: tuple = (ev.get("flow"),)
+    else:
+        obj = ev.get(scope)
+        if not isinstance(obj, dict):
+            return ()
+        values = (obj.get("id"), obj.get("name")) if scope == "instance" else \
+            (obj.get("name"), obj.get("external_id"))
+    return tuple(v for v in values if type(v) is str)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -15,9 +15,10 @@ from engine.events import scope_values
 
 
 class _Bucket:
-    __slots__ = ("unscoped", "scoped")
+    __slots__ = ("unscoped", "scoped", "merged")
 
     def __init__(self) -> None:
+        self.merged: dict[object, list[CompiledMonitor]] = {}  # flow -> candidates
         self.unscoped: list[CompiledMonitor] = []
         self.scoped: dict[str, dict[str, list[CompiledMonitor]]] = {}
 
@@ -67,6 +68,15 @@ class MonitorIndex:
         bucket = self._bucket(ev.get("type", ""))
         if not bucket.scoped:
             return bucket.unscoped
+        flow = ev.get("flow")
+        if len(bucket.scoped) == 1 and "flow" in bucket.scoped and type(flow) is str:
+            # the common case, cached per flow
+            merged = bucket.merged.get(flow)
+            if merged is None:
+                merged = self._merge(bucket, bucket.scoped["flow"].get(flow, ()))
+                if len(bucket.merged) < 10_000:
+                    bucket.merged[flow] = merged
+            return merged
         found = list(bucket.unscoped)
         for kind, by_value in bucket.scoped.items():
             for v in scope_values(ev, kind):
@@ -76,4 +86,9 @@ class MonitorIndex:
                             found.append(m)
         if len(found) > len(bucket.unscoped):
             found.sort(key=lambda m: self._order[m.name])
+        return found
+
+    def _merge(self, bucket: _Bucket, scoped) -> list[CompiledMonitor]:
+        found = bucket.unscoped + [m for m in scoped if m not in bucket.unscoped]
+        found.sort(key=lambda m: self._order[m.name])
         return found
