@@ -146,7 +146,7 @@ class Engine:
         cm = self.monitors.get(alert.monitor)
         if alert.status == FIRING and not alert.acknowledged:
             alert.acknowledged, alert.acknowledged_by = True, by
-            alert.acknowledged_at, alert.comment = at, comment
+            alert.acknowledged_at, alert.comment = from_ms(to_ms(at)), comment
             if cm is not None:
                 self.book.acknowledge(cm, alert)
             self.store.put(alert)
@@ -171,7 +171,7 @@ class Engine:
     def set_silences(self, silences: list[Silence]) -> None:
         """Replace the silences. Muted notifications waiting for a mute to end re-check
         at the next tick (a deleted silence ends its mute then)."""
-        self.silences = list(silences)
+        self.silences = [_aware(s) for s in silences]
         for alert in self.store.all():
             if alert.muted_kind and alert.status == FIRING:
                 self.timers.schedule("unmute", alert.monitor, alert.id, self.clock_ms)
@@ -223,3 +223,11 @@ class Engine:
 
         return restore(cls, ruleset, snapshot, now=now, store=store, public_url=public_url,
                        event_alert_expiry=event_alert_expiry)
+
+
+def _aware(s: Silence) -> Silence:
+    """Silences from a database may carry naive datetimes: they are UTC."""
+    from dataclasses import replace
+
+    return replace(s, ends_at=from_ms(to_ms(s.ends_at)),
+                   starts_at=from_ms(to_ms(s.starts_at)) if s.starts_at else None)

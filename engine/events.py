@@ -138,7 +138,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def to_ms(t: datetime) -> int:
-    """A datetime as integer milliseconds since the epoch (the engine's time unit)."""
+    """A datetime as integer milliseconds since the epoch (the engine's time unit);
+    a naive datetime (as PyMongo returns by default) is taken as UTC."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
     delta = t - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 

@@ -159,3 +159,13 @@ def test_event_alert_expiry_is_configurable() -> None:
     assert engine.tick(at("00:06:00")) == []
     assert engine.alert(fired.alert_id).status == "resolved"
     assert rows(engine.process(ev("execution.failed", "00:07:00"))) == [("00:07:00", "m", "fired", "I1", "Sync")]
+
+
+def test_naive_datetimes_from_a_database_are_utc() -> None:
+    engine = Engine(rules('monitor "m" when execution.failed'), now=BASE.replace(tzinfo=None))
+    engine.set_silences([Silence("s", {"monitor": "m"}, ends_at=at("00:30:00").replace(tzinfo=None),
+                                 starts_at=BASE.replace(tzinfo=None))])
+    [fired] = engine.process(ev("execution.failed", "00:10:00"))
+    assert fired.muted
+    alert = engine.acknowledge(fired.alert_id, by="ana", at=at("00:11:00").replace(tzinfo=None))
+    assert alert.to_dict()["acknowledged_at"] == "2026-01-05T00:11:00.000Z"
