@@ -40,7 +40,7 @@ def test_timer_fires_once_after_kill_and_restart(mongo_uri, tmp_path):
         assert receiver.count == 0
         with tocsin_serve(tmp_path, env):
             assert receiver.wait_for(1, timeout=20)
-            time.sleep(2.0)
+            time.sleep(1.0)
         assert receiver.count == 1
         client = MongoClient(mongo_uri)
         try:
