@@ -66,11 +66,12 @@ def setup(
     global _binding
     actor = broker.actors.get(ACTOR_NAME)
     if actor is None:
-        actor = dramatiq.Actor(
-            _deliver, broker=broker, actor_name=ACTOR_NAME, queue_name=QUEUE_NAME, priority=0,
-            options={"max_retries": 0, "throws": (PermanentDeliveryError,),
-                     "time_limit": TIME_LIMIT_MS},
-        )
+        options = {"max_retries": 0, "throws": (PermanentDeliveryError,),
+                   "time_limit": TIME_LIMIT_MS}
+        # Brokers built with fewer middleware reject options nobody would read.
+        options = {k: v for k, v in options.items() if k in broker.actor_options}
+        actor = dramatiq.Actor(_deliver, broker=broker, actor_name=ACTOR_NAME,
+                               queue_name=QUEUE_NAME, priority=0, options=options)
     dramatiq.set_broker(broker)
     if _binding is not None and _binding._runtime is not None and _binding._runtime is not runtime:
         _binding._runtime.close()

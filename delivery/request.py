@@ -55,12 +55,12 @@ class DeliveryRequest:
         return self.destination["address"]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A shallow JSON-ready dict (the nested values are plain JSON already)."""
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeliveryRequest:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
     def next_attempt(self, first_attempt_at: str) -> DeliveryRequest:
         return dataclasses.replace(
@@ -80,6 +80,9 @@ class DeliveryRequest:
             "target": self.target,
             "group": self.destination.get("group"),
         }
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(DeliveryRequest))
 
 
 def alert_document(alert_event: AlertEvent, *, public_url: str) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """What a worker process holds for every delivery, and what one delivery sees.
 
 `Runtime` (one per process, built lazily after a fork): settings, secrets, the template
-renderer and two pooled httpx clients behind the SSRF guard: `rules_http` for URLs that
+renderer and two pooled HTTP clients (`LiteClient`, httpx API) behind the SSRF guard: `rules_http` for URLs that
 come from rule files (webhook, Slack, PagerDuty; `TOCSIN_WEBHOOK_DENY_PRIVATE` applies)
 and `operator_http` for endpoints the operator configured (SMS; link-local and metadata
-addresses are still refused). Neither follows redirects or reads proxy variables.
+addresses are still refused). Neither follows redirects,
+keeps cookies or reads proxy variables.
 
 `SendContext` (one per delivery) renders that delivery's templates; the rendered
 `message` is computed once and is also `alert.message` in every later template.
@@ -16,13 +17,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from delivery.context import build_context
 from delivery.request import DeliveryRequest
 from delivery.secrets import Secrets
 from delivery.settings import DeliverySettings
-from delivery.ssrf import AddressPolicy, Resolver, guarded_transport, system_resolver
+from delivery.ssrf import AddressPolicy, Resolver, system_resolver
+from delivery.transport import LiteClient, guarded_transport
 from delivery.templates import Renderer
 
 DEFAULT_MESSAGE = "[{{ monitor.severity }}] {{ monitor.name }} {{ alert.kind }}"
@@ -30,7 +30,7 @@ USER_AGENT = "tocsin-delivery/0.1"
 
 
 class Runtime:
-    """Per-process delivery resources; thread-safe (httpx clients are)."""
+    """Per-process delivery resources; thread-safe."""
 
     def __init__(
         self,
@@ -47,9 +47,9 @@ class Runtime:
         )
         self._resolve = resolve
         self._lock = threading.Lock()
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients: dict[bool, LiteClient] = {}
 
-    def _client(self, deny_private: bool) -> httpx.Client:
+    def _client(self, deny_private: bool) -> LiteClient:
         with self._lock:
             client = self._clients.get(deny_private)
             if client is None:
@@ -58,19 +58,16 @@ class Runtime:
                     max_connections=self.settings.http_max_connections,
                     resolve=self._resolve,
                 )
-                client = httpx.Client(
-                    transport=transport, follow_redirects=False, trust_env=False,
-                    timeout=10.0, headers={"user-agent": USER_AGENT},
-                )
+                client = LiteClient(transport, user_agent=USER_AGENT)
                 self._clients[deny_private] = client
             return client
 
     @property
-    def rules_http(self) -> httpx.Client:
+    def rules_http(self) -> LiteClient:
         return self._client(self.settings.deny_private)
 
     @property
-    def operator_http(self) -> httpx.Client:
+    def operator_http(self) -> LiteClient:
         return self._client(False)
 
     def close(self) -> None:

@@ -5,10 +5,10 @@ services 169.254.169.254 and fd00:ec2::254), known metadata host names, unspecif
 multicast addresses. With `TOCSIN_WEBHOOK_DENY_PRIVATE=1` also loopback, private
 (10/8, 172.16/12, 192.168/16, fc00::/7), shared (100.64/10) and reserved ranges.
 
-`guarded_transport()` returns an httpx transport whose connections resolve the host
-name, check every resolved address, and connect to a checked address itself, so a DNS
-answer cannot change between the check and the connection. Redirects are never followed
-(the clients use `follow_redirects=False`) and proxies from the environment are ignored.
+`resolve_checked()` is called by `delivery.transport` when it opens a connection: it
+resolves the host name, checks every resolved address, and the transport connects to a
+checked address itself, so a DNS answer cannot change between check and connection.
+Redirects are never followed and proxies from the environment are ignored.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpcore
-import httpx
 
 from delivery.errors import AddressRefused
 
@@ -88,45 +85,9 @@ def resolve_checked(policy: AddressPolicy, host: str, port: int, resolve: Resolv
     try:
         addresses = resolve(host.strip("[]"), port)
     except OSError as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise OSError(f"cannot resolve {host}: {exc}") from exc
     for address in addresses:
         reason = policy.refusal(ipaddress.ip_address(address.split("%")[0]))
         if reason:
             raise AddressRefused(f"refused to connect to {host}: {reason}")
     return addresses
-
-
-class GuardedBackend(httpcore.SyncBackend):
-    """httpcore's socket backend, connecting only to addresses the policy allows."""
-
-    def __init__(self, policy: AddressPolicy, resolve: Resolver = system_resolver) -> None:
-        self.policy = policy
-        self.resolve = resolve
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        last: Exception | None = None
-        for address in resolve_checked(self.policy, host, port, self.resolve):
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"no address for {host}")
-
-
-def guarded_transport(
-    policy: AddressPolicy, *, max_connections: int = 200, resolve: Resolver = system_resolver
-) -> httpx.HTTPTransport:
-    """An httpx transport whose every new connection goes through the SSRF guard."""
-    transport = httpx.HTTPTransport(trust_env=False)
-    # httpx does not expose httpcore's `network_backend`; swap the pool it built for one
-    # with the guarded backend (same defaults as httpx's own).
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=5.0,
-        http1=True,
-        http2=False,
-        network_backend=GuardedBackend(policy, resolve),
-    )
-    return transport

@@ -10,7 +10,8 @@ import pytest
 from delivery.errors import AddressRefused
 from delivery.log import MemoryDeliveryLog
 from delivery.pipeline import run_attempt
-from delivery.ssrf import AddressPolicy, guarded_transport
+from delivery.ssrf import AddressPolicy
+from delivery.transport import guarded_transport
 from tests.delivery.support import WebhookChannel, make_runtime, one_request
 
 ALWAYS = ["169.254.169.254", "169.254.0.1", "fd00:ec2::254", "fe80::1", "0.0.0.0",
