@@ -13,7 +13,7 @@ milliseconds, and the alert key of an event.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from dsl.ast import LOG_LEVELS, SEVERITIES
@@ -135,6 +135,7 @@ def scope_values(ev: dict, scope: str) -> tuple:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
 
 
 def to_ms(t: datetime) -> int:
@@ -142,13 +143,10 @@ def to_ms(t: datetime) -> int:
     a naive datetime (as PyMongo returns by default) is taken as UTC."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
-    delta = t - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return (t - EPOCH) // _MS
 
 
 def from_ms(ms: int) -> datetime:
-    from datetime import timedelta
-
     return EPOCH + timedelta(milliseconds=ms)
 
 

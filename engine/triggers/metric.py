@@ -31,16 +31,23 @@ class MetricRuntime(Runtime):
         self.series: dict[str, tuple[dict, Series]] = {}
         self.cleared: set[str] = set()
         self._funcs = [a.func for a in cm.metric.aggs]
+        self._feeds: dict[str, list] = {}  # event type -> the aggregates it feeds
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
         if cm.where is not None and not cm.where(ev, fam):
             return
         etype = ev.get("type", "")
+        feeds = self._feeds.get(etype)
+        if feeds is None:
+            feeds = self._feeds[etype] = [(i, a) for i, a in enumerate(cm.metric.aggs)
+                                          if a.pattern.matches(etype)]
+            if len(self._feeds) > 1000:
+                self._feeds = {}
         key = kid = entry = None
         added = False
-        for i, agg in enumerate(cm.metric.aggs):
-            if not agg.pattern.matches(etype) or (agg.where is not None and not agg.where(ev, fam)):
+        for i, agg in feeds:
+            if agg.where is not None and not agg.where(ev, fam):
                 continue
             if entry is None:
                 key = cm.key(ev, fam)
