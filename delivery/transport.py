@@ -152,8 +152,9 @@ class GuardedTransport(httpx.BaseTransport):
         except _STALE:
             raise
         except BaseException as exc:
+            mapped = _mapped(exc, conn, request)  # before close(): it looks at conn.sock
             conn.close()
-            raise _mapped(exc, conn, request) from exc
+            raise mapped from exc
         if response.will_close or not response.isclosed():
             conn.close()
         else:
