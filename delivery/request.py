@@ -107,12 +107,13 @@ def alert_document(alert_event: AlertEvent, *, public_url: str) -> dict[str, Any
 
 
 def channel_config(ruleset: RuleSet, destination: Destination) -> dict[str, Any] | None:
-    """The named channel as a JSON dict, or None for e-mail/SMS (operator settings)."""
+    """The named channel as a JSON dict; None for e-mail/SMS (operator settings) and for
+    a channel the rule set no longer has (the worker records that as a failure)."""
     if destination.kind not in CHANNEL_KINDS_WITH_CONFIG:
         return None
     channel = ruleset.channels.get((destination.kind, destination.address))
     if channel is None:
-        raise LookupError(f"no {destination.kind} channel named {destination.address!r}")
+        return None
     data = dataclasses.asdict(channel)
     if "headers" in data:
         data["headers"] = [list(h) for h in data["headers"]]

@@ -59,6 +59,16 @@ def get_channel(kind: str) -> ChannelSpec:
         raise LookupError(f"no delivery channel for kind {kind!r}") from None
 
 
+def channel_dict(request: Any) -> dict[str, Any]:
+    """The request's channel config; a channel missing from the rule set (removed by a
+    reload after the alert event was stored) fails the delivery, recorded, at once."""
+    from delivery.errors import NotConfigured
+
+    if not request.channel:
+        raise NotConfigured(f"no {request.kind} channel named {request.target!r} in the rules")
+    return request.channel
+
+
 def registered_kinds() -> list[str]:
     get_channel("webhook")
     return sorted(_REGISTRY)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from delivery.channels import channel
+from delivery.channels import channel, channel_dict
 from delivery.channels.webhook import json_body
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
@@ -32,7 +32,7 @@ class PagerDutyConfig:
 
     @classmethod
     def from_request(cls, request: DeliveryRequest, settings: DeliverySettings) -> PagerDutyConfig:
-        c = request.channel or {}
+        c = channel_dict(request)
         return cls(
             name=c.get("name", request.target),
             routing_key=c["routing_key"],

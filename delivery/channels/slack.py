@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from delivery.channels import channel
+from delivery.channels import channel, channel_dict
 from delivery.channels.webhook import json_body
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
@@ -28,7 +28,7 @@ class SlackConfig:
 
     @classmethod
     def from_request(cls, request: DeliveryRequest, settings: DeliverySettings) -> SlackConfig:
-        c = request.channel or {}
+        c = channel_dict(request)
         return cls(
             name=c.get("name", request.target),
             url=c["url"],

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from delivery.channels import channel
+from delivery.channels import channel, channel_dict
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
 from delivery.settings import DeliverySettings
@@ -40,7 +40,7 @@ class WebhookConfig:
 
     @classmethod
     def from_request(cls, request: DeliveryRequest, settings: DeliverySettings) -> WebhookConfig:
-        c = request.channel or {}
+        c = channel_dict(request)
         return cls(
             name=c.get("name", request.target),
             url=c["url"],

@@ -69,3 +69,15 @@ def test_next_attempt_keeps_the_id_and_first_attempt_time():
     third = second.next_attempt("2026-11-22T07:30:09.000Z")
     assert (third.id, third.attempt, third.first_attempt_at) == (
         request.id, 3, "2026-11-22T07:30:01.000Z")
+
+
+def test_channel_missing_from_the_rule_set_fails_the_delivery_at_send_time():
+    from delivery.log import MemoryDeliveryLog
+    from delivery.pipeline import run_attempt
+    from tests.delivery.support import make_runtime
+
+    (request,) = _build(Destination("slack", "gone"))
+    assert request.channel is None
+    log = MemoryDeliveryLog()
+    assert run_attempt(request, make_runtime(), log).final_status == "failed"
+    assert "no slack channel named 'gone'" in log.outcomes[request.id]["error"]
