@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.events import from_ms, to_ms
 from engine.model import (
-    ESCALATED, FIRED, FIRING, PENDING, REPEATED, RESOLVED, RESOLVED_STATUS, Alert,
+    ESCALATED, FIRED, FIRING, INACTIVE, PENDING, REPEATED, RESOLVED, RESOLVED_STATUS, Alert,
     AlertEvent, Destination,
 )
 from engine.routing import dedupe
@@ -68,13 +68,10 @@ class AlertBook:
         self.engine.store.put(alert)
 
     def drop_pending(self, alert: Alert) -> None:
-        """pending -> inactive: back to its last resolution, or gone if it never fired."""
+        """pending -> back to its last resolution, or `inactive` if it never fired."""
         alert.pending_since = None
-        if alert.resolved_at is None:
-            self.engine.store.delete(alert.id)
-        else:
-            alert.status = RESOLVED_STATUS
-            self.engine.store.put(alert)
+        alert.status = RESOLVED_STATUS if alert.resolved_at is not None else INACTIVE
+        self.engine.store.put(alert)
 
     def fire(self, cm: CompiledMonitor, alert: Alert, at: int, event: dict | None,
              value: Any = None, repeat_ms: int | None = None) -> None:

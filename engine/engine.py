@@ -19,7 +19,7 @@ from engine.alerts import AlertBook, alert_id
 from engine.compile import CompiledMonitor, compile_ruleset
 from engine.events import event_ms, family_of, from_ms, to_ms
 from engine.index import MonitorIndex
-from engine.model import FIRING, PENDING, Alert, AlertEvent, Silence
+from engine.model import FIRING, INACTIVE, PENDING, RESOLVED_STATUS, Alert, AlertEvent, Silence
 from engine.store import MemoryStore, Store
 from engine.timers import TimerQueue
 from engine.triggers import Runtime, make_runtime
@@ -81,10 +81,16 @@ class Engine:
         self._install(ruleset, keep)
 
     def _drop_state(self, name: str) -> None:
+        """Forget a removed or changed monitor's timers; its open alerts are closed
+        silently (resolved_by "rules reload") so a store that persists them sees it."""
         self.timers.drop_monitor(name)
+        now = from_ms(self.clock_ms)
         for alert in list(self.store.all()):
-            if alert.monitor == name:
-                self.store.delete(alert.id)
+            if alert.monitor == name and alert.status in (FIRING, PENDING):
+                alert.status = RESOLVED_STATUS if alert.fired_at else INACTIVE
+                alert.resolved_at = now if alert.fired_at else alert.resolved_at
+                alert.resolved_by, alert.pending_since, alert.muted_kind = "rules reload", None, None
+                self.store.put(alert)
 
     # ------------------------------------------------------------ evaluation
     def process(self, event: dict) -> list[AlertEvent]:

@@ -99,6 +99,7 @@ class AlertEvent:
         }
 
 
+INACTIVE = "inactive"  # a pending alert whose condition went false before it ever fired
 PENDING = "pending"
 FIRING = "firing"
 RESOLVED_STATUS = "resolved"

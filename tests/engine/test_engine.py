@@ -130,10 +130,11 @@ def test_reload_keeps_unchanged_monitors_and_drops_the_rest() -> None:
     new = rules('monitor "a" when no execution.completed within 5m\n'
                 'monitor "b" when execution.failed severity critical\nmonitor "c" when log.written')
     engine.reload(new, now=at("00:01:00"))
-    assert [a.monitor for a in engine.alerts()] == []  # b changed: its alert is gone
+    [b_alert] = engine.alerts()  # b changed: its alert was closed silently
+    assert (b_alert.monitor, b_alert.status, b_alert.resolved_by) == ("b", "resolved", "rules reload")
     assert rows(engine.tick(at("00:09:00"))) == [("00:05:00", "a", "fired", "I1", "Sync")]
     engine.reload(rules('monitor "c" when log.written'), now=at("00:11:00"))
-    assert engine.alerts() == [] and engine.tick(at("01:00:00")) == []
+    assert {a.status for a in engine.alerts()} == {"resolved"} and engine.tick(at("01:00:00")) == []
 
 
 def test_alerts_and_summaries() -> None:
@@ -169,3 +170,13 @@ def test_naive_datetimes_from_a_database_are_utc() -> None:
     assert fired.muted
     alert = engine.acknowledge(fired.alert_id, by="ana", at=at("00:11:00").replace(tzinfo=None))
     assert alert.to_dict()["acknowledged_at"] == "2026-01-05T00:11:00.000Z"
+
+
+def test_pending_alert_shows_then_goes_inactive_when_the_condition_fails() -> None:
+    engine = Engine(rules('monitor "m" when count(login.failed) >= 2 over 1m for 5m'), now=BASE)
+    engine.process(ev("login.failed", "00:00:00"))
+    engine.process(ev("login.failed", "00:00:10"))
+    [alert] = engine.alerts()
+    assert (alert.status, alert.pending_since) == ("pending", at("00:00:10"))
+    assert engine.tick(at("00:10:00")) == []
+    assert engine.alert(alert.id).status == "inactive"
