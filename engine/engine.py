@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from dsl.ruleset import RuleSet
-from engine.alerts import AlertBook, alert_id
+from engine.alerts import ALERT_TIMERS, AlertBook, alert_id
 from engine.compile import CompiledMonitor, compile_ruleset
-from engine.events import event_ms, family_of, from_ms, to_ms
+from engine.events import event_ms, family_of, from_ms, key_id, to_ms
 from engine.index import MonitorIndex
 from engine.model import FIRING, INACTIVE, PENDING, RESOLVED_STATUS, Alert, AlertEvent, Silence
 from engine.store import MemoryStore, Store
@@ -25,7 +25,6 @@ from engine.timers import TimerQueue
 from engine.triggers import Runtime, make_runtime
 
 MAX_CAUSAL_DEPTH = 3
-_BOOK_TIMERS = ("repeat", "digest", "expire", "unmute")
 
 
 def monitor_signature(cm: CompiledMonitor, monitor_repr: str) -> str:
@@ -127,7 +126,7 @@ class Engine:
             if timer is None:
                 return
             self.clock_ms = max(self.clock_ms, timer.deadline)
-            if timer.kind in _BOOK_TIMERS or timer.kind.startswith("esc"):
+            if timer.kind in ALERT_TIMERS or timer.kind.startswith("esc"):
                 self.book.on_timer(timer)
             else:
                 rt = self.runtimes.get(timer.monitor)
@@ -190,8 +189,7 @@ class Engine:
         return self.store.get(alert_id)
 
     def alert_for(self, monitor: str, key: dict) -> Alert | None:
-        from engine.events import key_id
-
+        """The alert of `monitor` for `key`, if any."""
         return self.store.get(alert_id(monitor, key_id(key)))
 
     def drain_changes(self) -> list[Alert]:

@@ -78,6 +78,3 @@ class TimerQueue:
             if t.monitor in keep:
                 self._timers[t.id] = t
                 heapq.heappush(self._heap, (t.deadline, t.seq, t.id))
-
-    def absorb(self, other: TimerQueue, keep: set[str]) -> None:
-        self.load(other.dump(), keep)
