@@ -649,8 +649,6 @@ def test_unterminated_string():
     assert [m.trigger.pattern.dotted for m in rule_file.monitors] == ["c.d"]
 
 
-@pytest.mark.xfail(strict=True, reason='parser bug: `"""abc` lexes `""` as an empty string and '
-                   "reports the unterminated string at the third quote (column 20), not the opening one")
 def test_unterminated_triple_quoted_string():
     (d,) = errors('when a.b message """never closed\nwhen c.d\n')
     assert d["code"] == "E001" and "unterminated" in d["message"]
@@ -718,16 +716,12 @@ def test_internal_grammar_names_never_reach_messages():
             assert "__" not in d["message"] and "_star" not in d["message"], (text, d["message"])
 
 
-@pytest.mark.xfail(strict=True, reason="parser bug: a declaration cut short in the middle of a file is "
-                   "reported as `unexpected end of file` (recovery parses each declaration alone)")
 def test_cut_short_declaration_mid_file_is_not_end_of_file():
     (d,) = errors("when a.b severity\nwhen c.d\n")
     assert (d["line"], d["column"]) == (1, 18)
     assert "end of file" not in d["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="parser bug: a misspelt clause keyword reads as the start of a "
-                   "block `KIND \"NAME\" {`, so the error points at the next token and has no hint")
 def test_misspelt_clause_keyword_is_pointed_at_with_a_hint():
     (d,) = errors('when a.b notfy group "x"\n')
     assert (d["line"], d["column"], d["end_column"]) == (1, 10, 15)

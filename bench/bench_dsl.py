@@ -1,0 +1,195 @@
+"""Throughput of the monitor language front end: parse, check and format.
+
+Generates 10,000 realistic monitors (every trigger form, typical clauses, 1-3 lines
+each) spread over 20 files plus one file of the channels, groups and schedules they
+reference, then prints monitors per second for
+
+- parse alone,
+- parse + check (`dsl.parse` per file, then `dsl.check` over all files),
+- parse + check + format (`dsl.formatter.format_file` per file),
+
+each the median of 5 runs, pinned to one CPU core where the OS allows it; the rate is
+shown by wall clock and by the process's CPU time (they differ when the machine is busy).
+
+    python bench/bench_dsl.py [--monitors N] [--runs R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dsl  # noqa: E402
+from dsl.formatter import format_file  # noqa: E402
+
+FILES = 20
+
+SHARED = '''\
+webhook "PagerDuty" {
+  url "https://events.pagerduty.com/v2/enqueue"
+  timeout 5s
+  payload {
+    "routing_key": "{{ secrets.PD_ROUTING_KEY }}",
+    "event_action": "trigger",
+    "links": [{ "href": "$URL", "text": "Alert" }],
+    "payload": { "summary": "$NAME triggered - $INSTANCE failed to run.", "severity": "error", "source": "$SUBJECT" }
+  }
+}
+webhook "Analytics" {
+  url "https://analytics.example.com/hooks/alert"
+  header "Authorization" "Bearer {{ secrets.ANALYTICS_TOKEN }}"
+  payload { "alert": "{{ monitor.name }}", "value": "{{ alert.value }}" }
+}
+slack "ops" { url "{{ secrets.SLACK_OPS_WEBHOOK }}" }
+slack "security" { url "{{ secrets.SLACK_SECURITY_WEBHOOK }}" }
+pagerduty "core" { routing_key "{{ secrets.PD_ROUTING_KEY }}" }
+group "DevOps" {
+  email "ana@example.com", "bo@example.com"
+  sms "+14155550100"
+  webhook "PagerDuty"
+  slack "ops"
+}
+group "Leads" { email "lead@example.com" pagerduty "core" }
+group "Security" { email "security@example.com" slack "security" }
+schedule "maintenance" { days sat, sun  hours 01:00-03:00  timezone "Europe/Berlin" }
+'''
+
+FLOWS = ["Sync", "Import Orders", "Nightly Export", "Invoices", "Contacts", "Webhooks In", "Billing"]
+CUSTOMERS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark"]
+DURATIONS = ["30s", "1m", "5m", "10m", "15m", "30m", "1h", "1h30m", "2h"]
+NOTIFY = [
+    'notify group "DevOps"', 'notify slack "ops"', 'notify group "DevOps" via email',
+    'notify webhook "PagerDuty"', 'notify pagerduty "core"', 'notify group "Security"',
+    'notify group "DevOps" via email, sms', 'notify webhook "Analytics"',
+    'notify email "oncall@example.com"',
+]
+
+
+def _trigger(rng: random.Random) -> str:
+    flow, customer, d = rng.choice(FLOWS), rng.choice(CUSTOMERS), rng.choice(DURATIONS)
+    return rng.choice([
+        f'when execution.failed on flow "{flow}"',
+        f'when execution.failed where step == "Fetch" and message contains "timeout" on customer "{customer}"',
+        f'when execution.completed on flow "{flow}" on customer "{customer}"',
+        f'when execution.started on flow "{flow}"',
+        f'when execution.retry_pending where execution.attempt >= {rng.randint(2, 5)}',
+        f'when execution.duration >= {d} on flow "{flow}"',
+        f'when no execution.completed within {d} on flow "{flow}"',
+        f'when instance.{rng.choice(["enabled", "disabled", "removed"])} on customer "{customer}"',
+        f'when log.level >= {rng.choice(["warn", "error"])} on flow "{flow}"',
+        'when connection.error where connection.error matches "(?i)token|401|expired"',
+        f'when count(customer.login_failed) > {rng.randint(20, 500)} over {d} by login_location',
+        f'when count(execution.failed) / count(execution.*) > {rng.randint(1, 30)}% '
+        f'and count(execution.*) >= 20 over 1h by flow',
+        f'when avg(duration of execution.completed) > {d} over 15m by instance',
+        f'when p95(duration of execution.completed where flow == "{flow}") > {d} over 1h',
+        f'when distinct(ip of customer.login_failed) >= {rng.randint(10, 90)} over 10m',
+        f'when rate(order.placed) < 0.{rng.randint(1, 9)} over 30m',
+        f'when order.total > {rng.randint(100, 100000)} where currency in ["USD", "EUR"]',
+    ])
+
+
+def _monitor(i: int, rng: random.Random) -> str:
+    trigger = _trigger(rng)
+    clauses = [rng.choice(NOTIFY)]
+    is_metric = " over " in trigger
+    if rng.random() < 0.5:
+        clauses.append(f"severity {rng.choice(['info', 'warning', 'error', 'critical'])}")
+    if rng.random() < 0.3:
+        clauses.append(f"every {rng.choice(DURATIONS)}")
+    if rng.random() < 0.2:
+        clauses.append(f'escalate to group "Leads" after {rng.choice(DURATIONS)}')
+    if is_metric and rng.random() < 0.3:
+        clauses.append(f"for {rng.choice(DURATIONS)}")
+    if rng.random() < 0.2:
+        clauses.append('message "{{ monitor.name }}: $INSTANCE in $FLOW ({{ alert.count }})"')
+    if rng.random() < 0.2:
+        clauses.append(f'label team "{rng.choice(["core", "growth", "security"])}"')
+    if rng.random() < 0.1:
+        clauses.append('mute during "maintenance"')
+    layout = rng.random()
+    if layout < 0.4:
+        return f'monitor "m{i}" {trigger} ' + " ".join(clauses)
+    if layout < 0.8:
+        return f'monitor "m{i}" {trigger}\n  ' + " ".join(clauses)
+    return f'monitor "m{i}"\n{trigger}\n  ' + "\n  ".join(clauses)
+
+
+def generate(count: int, seed: int = 7) -> dict[str, str]:
+    """{file name: text}: `count` monitors over FILES files, plus shared.rules."""
+    rng = random.Random(seed)
+    files: dict[str, list[str]] = {f"m{n:02d}.rules": [] for n in range(FILES)}
+    names = list(files)
+    for i in range(count):
+        files[names[i % FILES]].append(f"# monitor {i}\n" + _monitor(i, rng))
+    sources = {"shared.rules": SHARED}
+    sources.update({name: "\n\n".join(parts) + "\n" for name, parts in files.items()})
+    return sources
+
+
+def _parse_all(sources: dict[str, str]) -> list:
+    return [dsl.parse(text, file=name)[0] for name, text in sources.items()]
+
+
+def run_parse(sources):
+    _parse_all(sources)
+
+
+def run_check(sources):
+    return dsl.check(_parse_all(sources))
+
+
+def run_format(sources):
+    files = _parse_all(sources)
+    dsl.check(files)
+    for f in files:
+        format_file(f)
+
+
+def median_rates(fn, sources, monitors: int, runs: int) -> tuple[float, float, list[float]]:
+    """(monitors/s by wall clock, monitors/s by this process's CPU time, wall times).
+
+    Both are medians; the CPU figure shows what other load on the machine hides."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn(sources)
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    return monitors / statistics.median(walls), monitors / statistics.median(cpus), walls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--monitors", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    sources = generate(args.monitors)
+    lines = sum(t.count("\n") for t in sources.values())
+    diagnostics = run_check(sources)  # also warms up the parser's caches
+    errors = [d for d in diagnostics if d.is_error]
+    print(f"{args.monitors} monitors in {len(sources)} files, {lines} lines; "
+          f"check: {len(errors)} errors, {len(diagnostics) - len(errors)} other diagnostics")
+    if errors:
+        for d in errors[:5]:
+            print("  ", d.to_dict())
+        sys.exit(1)
+    for label, fn in (("parse", run_parse), ("parse + check", run_check),
+                      ("parse + check + format", run_format)):
+        wall, cpu, times = median_rates(fn, sources, args.monitors, args.runs)
+        spread = ", ".join(f"{t:.2f}" for t in times)
+        print(f"{label:<24} {wall:>9,.0f} monitors/s wall, {cpu:>9,.0f} monitors/s CPU"
+              f"  (median of {args.runs}; wall runs {spread} s)")
+
+
+if __name__ == "__main__":
+    main()
