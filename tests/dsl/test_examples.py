@@ -186,3 +186,25 @@ def test_examples_round_trip_through_the_formatter(path):
     assert again == parsed
     assert format_file(again) == formatted
     assert [c.text for c in again.comments] == [c.text for c in parsed.comments]
+
+
+# ----------------------------------------------------- examples in the reference
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "language.md"
+SNIPPETS = re.findall(r"^```rules\n(.*?)^```", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def test_the_reference_has_examples():
+    assert len(SNIPPETS) >= 15
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_reference_examples_load_without_errors(index, sources):
+    snippet = SNIPPETS[index]
+    _, syntax = dsl.parse(snippet, file="doc.rules")
+    assert syntax == [], [d.to_dict() for d in syntax]
+    ruleset, diagnostics = dsl.load({"channels.rules": sources["channels.rules"], "doc.rules": snippet})
+    problems = [d.to_dict() for d in diagnostics
+                if d.is_error or (d.span.file == "doc.rules" and d.code != "W501")]
+    assert problems == [], snippet
+    assert ruleset is not None
