@@ -186,7 +186,12 @@ class AlertBook:
             return
         at = timer.deadline
         if timer.kind == "expire":
-            self.resolve(cm, alert, at, notify=False)
+            due = to_ms(alert.last_triggered_at) + engine.event_alert_expiry_ms \
+                if alert.last_triggered_at else at
+            if due > at:
+                engine.timers.schedule("expire", cm.name, alert.id, due)
+            else:
+                self.resolve(cm, alert, at, notify=False)
         elif alert.acknowledged:
             return
         elif timer.kind.startswith("esc"):

@@ -32,7 +32,9 @@ class AbsenceRuntime(Runtime):
             entry = self.expected[kid] = [key, t]
         elif t > entry[1]:
             entry[1] = t
-        self.engine.timers.schedule("absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
+        # one timer per key; when due it moves itself on if the key was seen since
+        if self.engine.timers.get("absent", self.cm.name, kid) is None:
+            self.engine.timers.schedule("absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
@@ -52,6 +54,10 @@ class AbsenceRuntime(Runtime):
         if entry is None:
             return
         cm = self.cm
+        due = entry[1] + cm.within_ms
+        if due > timer.deadline:
+            self.engine.timers.schedule("absent", cm.name, timer.key, due)
+            return
         alert = self.book.open(cm, entry[0], timer.key)
         if alert.status != FIRING:
             self.book.fire(cm, alert, timer.deadline, None,
@@ -61,7 +67,7 @@ class AbsenceRuntime(Runtime):
         kid = key_id(alert.key)
         if kid in self.expected:
             self.expected[kid][1] = at
-            self._seen(alert.key, kid, at)
+            self.engine.timers.schedule("absent", self.cm.name, kid, at + self.cm.within_ms)
 
     def dump(self) -> dict[str, Any]:
         return {"expected": self.expected}

@@ -43,7 +43,8 @@ class EventRuntime(Runtime):
             self.book.match(cm, alert, t, ev)
         else:
             self.book.fire(cm, alert, t, ev)
-        if cm.until is None:
+        if cm.until is None and self.engine.timers.get("expire", cm.name, alert.id) is None:
+            # one timer per alert; it moves itself on when it finds later matches
             expiry = self.engine.event_alert_expiry_ms
             self.engine.timers.schedule("expire", cm.name, alert.id, t + expiry)
 
