@@ -186,6 +186,7 @@ def test_examples_round_trip_through_the_formatter(path):
     assert again == parsed
     assert format_file(again) == formatted
     assert [c.text for c in again.comments] == [c.text for c in parsed.comments]
+    assert formatted == text, "run `tocsin fmt rules/`: the examples are kept canonical"
 
 
 # ----------------------------------------------------- examples in the reference
