@@ -72,6 +72,7 @@ class CompiledMonitor:
     labels: tuple[tuple[str, str], ...] = ()
     mute: str | None = None
     disabled: bool = False
+    multi_scope: bool = False  # more than one scope kind: the index checks only the first
 
     def in_scope(self, ev: dict) -> bool:
         """Whether every scope holds; the index already checked the first one."""
@@ -135,7 +136,7 @@ def compile_monitor(mdef: MonitorDef, ruleset: RuleSet) -> CompiledMonitor:
         severity=sev.level if sev else "error", message=msg.text.value if msg else None,
         labels=tuple((c.name, c.value.value) for c in m.clauses_of(A.LabelClause)),
         mute=mute.schedule.value if mute else None,
-        disabled=m.clause(A.DisabledClause) is not None,
+        disabled=m.clause(A.DisabledClause) is not None, multi_scope=len(scopes) > 1,
     )
 
 

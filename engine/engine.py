@@ -95,22 +95,25 @@ class Engine:
     def process(self, event: dict) -> list[AlertEvent]:
         """Evaluate one event (an envelope dict with `time`)."""
         t = event_ms(event)
-        self._advance(t, inclusive=False)
-        self.clock_ms = max(self.clock_ms, t)
+        heap = self.timers.heap
+        if heap and heap[0][0] < t:
+            self._advance(t, inclusive=False)
+        if t > self.clock_ms:
+            self.clock_ms = t
         skip: Iterable[str] = ()
         caused = event.get("caused_by")
-        if isinstance(caused, dict):
+        if caused is not None and isinstance(caused, dict):
             if (caused.get("depth") or 0) >= MAX_CAUSAL_DEPTH:
                 return self._drain()
             skip = caused.get("monitors") or ()
         fam = family_of(event)
         runtimes = self.runtimes
         for cm in self.index.candidates(event):
-            if len(cm.scopes) > 1 and not cm.in_scope(event):
-                continue
-            if skip and cm.name in skip:
+            if (cm.multi_scope and not cm.in_scope(event)) or (skip and cm.name in skip):
                 continue
             runtimes[cm.name].on_event(event, fam, t)
+        if not self.book.out:
+            return []
         return self._drain()
 
     def tick(self, now: datetime) -> list[AlertEvent]:

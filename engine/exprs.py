@@ -24,7 +24,7 @@ from engine.events import LEVEL_RANK, SEVERITY_RANK, resolver
 Value = Callable[[dict, str], Any]
 Cond = Callable[[dict, str], bool]
 
-_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def literal(expr: A.Expr) -> tuple[bool, Any]:
@@ -115,7 +115,7 @@ def compare(op: str, a: Any, b: Any, table: dict[str, int] | None = None) -> boo
         return not compare("==", a, b)
     if a is None or b is None:
         return False
-    fn = _ORDER.get(op)
+    fn = ORDER.get(op)
     if fn is not None:
         if table is not None and isinstance(a, str) and isinstance(b, str):
             ra, rb = table.get(a.lower()), table.get(b.lower())
@@ -174,15 +174,39 @@ def _compare_cond(expr: A.Compare) -> Cond:
         return _matches(left, expr.right)
     right = value(expr.right, table)
     is_lit, const = literal(expr.right)
-    if is_lit and op in _ORDER and table is None and isinstance(const, (int, float)) \
-            and not isinstance(const, bool):
-        fn = _ORDER[op]
-
-        def fast(ev: dict, fam: str) -> bool:  # the hot path: `field > number`
-            v = left(ev, fam)
-            return type(v) in (int, float) and fn(v, const)
-        return fast
+    if is_lit and table is None:
+        fast = _fast_compare(op, left, const)
+        if fast is not None:
+            return fast
     return lambda ev, fam: compare(op, left(ev, fam), right(ev, fam), table)
+
+
+def _fast_compare(op: str, left: Value, const: Any) -> Cond | None:
+    """The hot paths, `field OP literal`, with the same results as `compare`."""
+    if isinstance(const, str):
+        if op == "==":
+            return lambda ev, fam: left(ev, fam) == const
+        if op == "!=":
+            return lambda ev, fam: left(ev, fam) != const
+        if op == "contains":
+            def contains(ev: dict, fam: str) -> bool:
+                v = left(ev, fam)
+                return (const in v) if isinstance(v, (str, list)) else False
+            return contains
+        return None
+    if isinstance(const, (int, float)) and not isinstance(const, bool):
+        fn = ORDER.get(op)
+        if fn is not None:
+            def order(ev: dict, fam: str) -> bool:
+                v = left(ev, fam)
+                return type(v) in (int, float) and fn(v, const)
+            return order
+        if op == "==":
+            def equal(ev: dict, fam: str) -> bool:
+                v = left(ev, fam)
+                return type(v) is not bool and v == const
+            return equal
+    return None
 
 
 def _membership(left: Value, right: A.Expr, *, negate: bool) -> Cond:

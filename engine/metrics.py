@@ -75,7 +75,13 @@ def _num(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], Any]:
         inner = _num(expr.operand, nodes)
         return lambda vals: exprs.arith("-", 0, inner(vals))
     if isinstance(expr, A.Binary) and expr.op in "+-*/":
-        left, right, op = _num(expr.left, nodes), _num(expr.right, nodes), expr.op
+        left, right = _num(expr.left, nodes), _num(expr.right, nodes)
+        if expr.op == "/":
+            def divide(vals: Values) -> Any:  # the hot path: ratios of counts
+                a, b = left(vals), right(vals)
+                return a / b if a is not None and b else None
+            return divide
+        op = expr.op
         return lambda vals: exprs.arith(op, left(vals), right(vals))
     return lambda vals: None  # fields outside an aggregate have no value in a window
 
@@ -91,6 +97,12 @@ def _cond(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], bool]:
         return lambda vals: not inner(vals)
     if isinstance(expr, A.Compare):
         left, right, op = _num(expr.left, nodes), _num(expr.right, nodes), expr.op
+        fn = exprs.ORDER.get(op)
+        if fn is not None:
+            def order(vals: Values) -> bool:  # aggregates are numbers or None
+                a, b = left(vals), right(vals)
+                return a is not None and b is not None and fn(a, b)
+            return order
         return lambda vals: _compare(op, left(vals), right(vals))
     if isinstance(expr, A.Bool):
         return lambda vals, c=expr.value: c

@@ -27,7 +27,8 @@ class Timer:
 
 class TimerQueue:
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, str]] = []
+        # (deadline, seq, id); public so the hot path can peek at the next deadline
+        self.heap: list[tuple[int, int, str]] = []
         self._timers: dict[str, Timer] = {}
         self._seq = 0
 
@@ -38,7 +39,7 @@ class TimerQueue:
             return
         self._seq += 1
         self._timers[tid] = Timer(tid, kind, monitor, key, deadline, self._seq, data)
-        heapq.heappush(self._heap, (deadline, self._seq, tid))
+        heapq.heappush(self.heap, (deadline, self._seq, tid))
 
     def cancel(self, kind: str, monitor: str, key: str) -> None:
         self._timers.pop(f"{kind}|{monitor}|{key}", None)
@@ -48,7 +49,7 @@ class TimerQueue:
 
     def pop_due(self, until: int, inclusive: bool = True) -> Timer | None:
         """The next live timer due at or before `until` (before, if not inclusive)."""
-        heap = self._heap
+        heap = self.heap
         while heap:
             deadline, seq, tid = heap[0]
             if deadline > until or (deadline == until and not inclusive):
@@ -77,4 +78,4 @@ class TimerQueue:
             t = Timer(*row)
             if t.monitor in keep:
                 self._timers[t.id] = t
-                heapq.heappush(self._heap, (t.deadline, t.seq, t.id))
+                heapq.heappush(self.heap, (t.deadline, t.seq, t.id))

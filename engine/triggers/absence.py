@@ -43,7 +43,7 @@ class AbsenceRuntime(Runtime):
         if cm.where is not None and not cm.where(ev, fam):
             return
         key = cm.key(ev, fam)
-        kid = key_id(key)
+        kid = self.kid(key)
         self._seen(key, kid, t)
         alert = self.book.find(cm, kid)
         if alert is not None and alert.status == FIRING:

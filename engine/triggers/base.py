@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.events import key_id
+
 if TYPE_CHECKING:
     from engine.alerts import AlertBook
     from engine.compile import CompiledMonitor
@@ -16,6 +18,21 @@ class Runtime:
     def __init__(self, cm: CompiledMonitor, engine: Engine) -> None:
         self.cm = cm
         self.engine = engine
+        self._kids: dict[tuple, str] = {}
+
+    def kid(self, key: dict) -> str:
+        """`key_id(key)`, memoized by the key's items (one monitor builds its keys'
+        fields in one order, so equal items mean equal keys)."""
+        values = tuple(key.items())
+        try:
+            found = self._kids.get(values)
+        except TypeError:  # an unhashable value (a list from `data`)
+            return key_id(key)
+        if found is None:
+            if len(self._kids) >= 50_000:
+                self._kids.clear()
+            found = self._kids[values] = key_id(key)
+        return found
 
     @property
     def book(self) -> AlertBook:

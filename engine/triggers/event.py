@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.events import key_id
 from engine.model import FIRING
 from engine.timers import Timer
 from engine.triggers.base import Runtime
@@ -21,23 +20,32 @@ STARTED = "execution.started"
 
 
 class EventRuntime(Runtime):
+    def __init__(self, cm: Any, engine: Any) -> None:
+        super().__init__(cm, engine)
+        self._roles: dict[str, tuple[bool, bool]] = {}  # type -> (triggers?, until?)
+
+    def _role(self, etype: str) -> tuple[bool, bool]:
+        cm = self.cm
+        role = (cm.trigger.matches(etype), cm.until is not None and cm.until.matches(etype))
+        if len(self._roles) > 1000:
+            self._roles.clear()
+        self._roles[etype] = role
+        return role
+
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
         etype = ev.get("type", "")
-        if cm.trigger.matches(etype) and self._triggers(ev, fam):
+        is_trigger, is_until = self._roles.get(etype) or self._role(etype)
+        if is_trigger and (cm.test is None or cm.test(ev, fam)) \
+                and (cm.where is None or cm.where(ev, fam)):
             self.trigger(ev, fam, t)
-        elif cm.until is not None and cm.until.matches(etype) and \
-                (cm.until_where is None or cm.until_where(ev, fam)):
+        elif is_until and (cm.until_where is None or cm.until_where(ev, fam)):
             self._until(ev, fam, t)
-
-    def _triggers(self, ev: dict, fam: str) -> bool:
-        cm = self.cm
-        return (cm.test is None or cm.test(ev, fam)) and (cm.where is None or cm.where(ev, fam))
 
     def trigger(self, ev: dict, fam: str, t: int, key: dict | None = None) -> None:
         cm = self.cm
         key = cm.key(ev, fam) if key is None else key
-        kid = key_id(key)
+        kid = self.kid(key)
         alert = self.book.open(cm, key, kid)
         if alert.status == FIRING:
             self.book.match(cm, alert, t, ev)
@@ -49,7 +57,7 @@ class EventRuntime(Runtime):
             self.engine.timers.schedule("expire", cm.name, alert.id, t + expiry)
 
     def _until(self, ev: dict, fam: str, t: int) -> None:
-        alert = self.book.find(self.cm, key_id(self.cm.key(ev, fam)))
+        alert = self.book.find(self.cm, self.kid(self.cm.key(ev, fam)))
         if alert is not None and alert.status == FIRING:
             self.book.resolve(self.cm, alert, t, notify=True, event=ev)
 

@@ -51,7 +51,7 @@ class MetricRuntime(Runtime):
                 continue
             if entry is None:
                 key = cm.key(ev, fam)
-                kid = key_id(key)
+                kid = self.kid(key)
                 entry = self.series.get(kid)
                 if entry is None:
                     entry = self.series[kid] = (key, Series(cm.metric.window_ms, self._funcs))
