@@ -13,6 +13,8 @@ formatting is idempotent.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from dsl import ast as A
 
 WIDTH = 100
@@ -45,13 +47,17 @@ def format_string(s: A.String | str, triple: bool | None = None) -> str:
 
 
 def format_number(value: int | float) -> str:
+    """Positional notation always (`0.00001`, never `1e-05`): `10%` and `5s` need it."""
     if isinstance(value, bool):  # pragma: no cover - not produced by the parser
         value = int(value)
     if isinstance(value, int):
         return str(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return repr(value)  # keeps the float-ness: "3.0"
-    return repr(value)
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+        if "." not in text:
+            text += ".0"  # stays a float when read back
+    return text
 
 
 _UNITS = (("d", 86400_000), ("h", 3600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
@@ -75,7 +81,7 @@ def format_duration(seconds: float) -> str:
 
         if parse_duration(text) == seconds:
             return text
-    return f"{seconds!r}s"
+    return format_number(float(seconds)) + "s"
 
 
 def format_time(minutes: int) -> str:

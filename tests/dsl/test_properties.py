@@ -91,9 +91,8 @@ def test_check_never_raises_on_generated_files(rule_file):
     _all_diagnostics_well_formed(diagnostics)
 
 
-@pytest.mark.xfail(strict=True, reason="formatter bug: format_number uses repr(), so a percent of "
-                   "0.00001 prints as `1e-05%` and a duration of 0.000001s as `1e-06s`; neither lexes")
-@pytest.mark.parametrize("text", ["when a.b where x > 0.00001%", "when a.b every 0.000001s"])
+@pytest.mark.parametrize("text", ["when a.b where x > 0.00001%", "when a.b every 0.000001s",
+                                  "when a.b where x > 12345678901234567890.5"])
 def test_tiny_percent_and_duration_round_trip(text):
     parsed = _parse_clean(text)
     assert _parse_clean(format_file(parsed)) == parsed
