@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.alerts import alert_id
 from engine.events import key_id
 from engine.model import FIRING, PENDING
 from engine.timers import Timer
@@ -25,13 +26,30 @@ from engine.triggers.base import Runtime
 from engine.windows import Series
 
 
+class _Entry:
+    """One series with what its evaluation needs at hand."""
+
+    __slots__ = ("key", "series", "aid", "expiry")
+
+    def __init__(self, key: dict, series: Series, aid: str) -> None:
+        self.key, self.series, self.aid = key, series, aid
+        self.expiry: int | None = None  # the `win` timer's deadline, once scheduled
+
+
 class MetricRuntime(Runtime):
     def __init__(self, cm: Any, engine: Any) -> None:
         super().__init__(cm, engine)
-        self.series: dict[str, tuple[dict, Series]] = {}
+        self.series: dict[str, _Entry] = {}
         self.cleared: set[str] = set()
         self._funcs = [a.func for a in cm.metric.aggs]
         self._feeds: dict[str, list] = {}  # event type -> the aggregates it feeds
+
+    def _entry(self, key: dict, kid: str) -> _Entry:
+        entry = self.series.get(kid)
+        if entry is None:
+            series = Series(self.cm.metric.window_ms, self._funcs)
+            entry = self.series[kid] = _Entry(key, series, alert_id(self.cm.name, kid))
+        return entry
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
@@ -44,7 +62,7 @@ class MetricRuntime(Runtime):
                                           if a.pattern.matches(etype)]
             if len(self._feeds) > 1000:
                 self._feeds = {}
-        key = kid = entry = None
+        kid = entry = None
         added = False
         for i, agg in feeds:
             if agg.where is not None and not agg.where(ev, fam):
@@ -52,72 +70,89 @@ class MetricRuntime(Runtime):
             if entry is None:
                 key = cm.key(ev, fam)
                 kid = self.kid(key)
-                entry = self.series.get(kid)
-                if entry is None:
-                    entry = self.series[kid] = (key, Series(cm.metric.window_ms, self._funcs))
+                entry = self.series.get(kid) or self._entry(key, kid)
             v = agg.field(ev, fam) if agg.field is not None else None
-            added = entry[1].add(t, i, v) or added
+            added = entry.series.add(t, i, v) or added
         if added:
-            now = max(self.engine.clock_ms, t)
-            entry[1].advance(now)
+            now = self.engine.clock_ms if self.engine.clock_ms > t else t
+            entry.series.advance(now)
             self._evaluate(kid, entry, now)
 
-    def _evaluate(self, kid: str, entry: tuple[dict, Series], now: int) -> None:
-        cm, book, timers = self.cm, self.book, self.engine.timers
-        key, series = entry
-        vals = series.values()
+    def _evaluate(self, kid: str, entry: _Entry, now: int) -> None:
+        cm = self.cm
+        vals = entry.series.values()
         holds = cm.metric.condition(vals)
+        alert = self.engine.store.get(entry.aid)
+        if alert is not None:
+            self._transition(kid, entry, alert, holds, vals, now)
+        elif holds and kid not in self.cleared:
+            self._start(kid, entry, vals, now)
+        elif not holds:
+            self.cleared.discard(kid)
+        nxt = entry.series.heap[0] if entry.series.heap else None
+        if nxt is None or (nxt + entry.series.n) * entry.series.res_ms != entry.expiry:
+            self._schedule_expiry(kid, entry)
+
+    def _start(self, kid: str, entry: _Entry, vals: list, now: int) -> None:
+        """inactive -> pending (`for`) or firing."""
+        cm, book = self.cm, self.book
+        alert = book.open(cm, entry.key, kid)
+        alert.threshold = cm.metric.threshold(vals)
         value = cm.metric.value(vals)
-        alert = book.find(cm, kid)
-        status = alert.status if alert is not None else None
+        if cm.for_ms:
+            alert.value = value
+            book.pending(alert, now)
+            self.engine.timers.schedule("for", cm.name, kid, now + cm.for_ms)
+        else:
+            book.fire(cm, alert, now, None, value, repeat_ms=cm.every_ms)
+
+    def _transition(self, kid: str, entry: _Entry, alert: Any, holds: bool, vals: list,
+                    now: int) -> None:
+        cm, book, timers = self.cm, self.book, self.engine.timers
+        status = alert.status
         if holds:
             if kid in self.cleared:
-                pass
-            elif status == FIRING:
+                return
+            if status == FIRING:
                 timers.cancel("keep", cm.name, kid)
-                alert.value = value
+                alert.value = cm.metric.value(vals)
             elif status != PENDING:
-                alert = book.open(cm, key, kid)
-                alert.threshold = cm.metric.threshold(vals)
-                if cm.for_ms:
-                    alert.value = value
-                    book.pending(alert, now)
-                    timers.schedule("for", cm.name, kid, now + cm.for_ms)
-                else:
-                    book.fire(cm, alert, now, None, value, repeat_ms=cm.every_ms)
-        else:
-            self.cleared.discard(kid)
-            if status == PENDING:
-                timers.cancel("for", cm.name, kid)
-                book.drop_pending(alert)
-            elif status == FIRING:
-                alert.value = value
-                if not cm.keep_ms:
-                    book.resolve(cm, alert, now, notify=True)
-                elif timers.get("keep", cm.name, kid) is None:
-                    timers.schedule("keep", cm.name, kid, now + cm.keep_ms)
-        self._schedule_expiry(kid, entry, alert)
+                self._start(kid, entry, vals, now)
+            return
+        self.cleared.discard(kid)
+        if status == PENDING:
+            timers.cancel("for", cm.name, kid)
+            book.drop_pending(alert)
+        elif status == FIRING:
+            alert.value = cm.metric.value(vals)
+            if not cm.keep_ms:
+                book.resolve(cm, alert, now, notify=True)
+            elif timers.get("keep", cm.name, kid) is None:
+                timers.schedule("keep", cm.name, kid, now + cm.keep_ms)
 
-    def _schedule_expiry(self, kid: str, entry: tuple[dict, Series], alert: Any) -> None:
-        nxt = entry[1].next_expiry_ms()
+    def _schedule_expiry(self, kid: str, entry: _Entry) -> None:
+        nxt = entry.series.next_expiry_ms()
+        entry.expiry = nxt
         if nxt is not None:
             self.engine.timers.schedule("win", self.cm.name, kid, nxt)
-        elif alert is None or alert.status not in (FIRING, PENDING):
-            if kid not in self.cleared:
-                del self.series[kid]
+            return
+        alert = self.engine.store.get(entry.aid)
+        if (alert is None or alert.status not in (FIRING, PENDING)) and kid not in self.cleared:
+            del self.series[kid]
 
     def on_timer(self, timer: Timer) -> None:
         entry = self.series.get(timer.key)
         if entry is None:
             return
         now = timer.deadline
-        entry[1].advance(now)
+        entry.series.advance(now)
         if timer.kind == "win":
+            entry.expiry = None
             self._evaluate(timer.key, entry, now)
             return
         cm, book = self.cm, self.book
         alert = book.find(cm, timer.key)
-        vals = entry[1].values()
+        vals = entry.series.values()
         holds = cm.metric.condition(vals)
         if timer.kind == "for" and alert is not None and alert.status == PENDING:
             if holds:
@@ -133,19 +168,17 @@ class MetricRuntime(Runtime):
         entry = self.series.get(kid)
         for kind in ("for", "keep"):
             self.engine.timers.cancel(kind, self.cm.name, kid)
-        if entry is not None and self.cm.metric.condition(entry[1].values()):
+        if entry is not None and self.cm.metric.condition(entry.series.values()):
             self.cleared.add(kid)
 
     def dump(self) -> dict[str, Any]:
         return {
-            "series": {kid: {"key": key, "window": s.dump()} for kid, (key, s) in self.series.items()},
+            "series": {kid: {"key": e.key, "window": e.series.dump()} for kid, e in self.series.items()},
             "cleared": sorted(self.cleared),
         }
 
     def load(self, state: dict[str, Any]) -> None:
         self.series = {}
         for kid, row in state.get("series", {}).items():
-            s = Series(self.cm.metric.window_ms, self._funcs)
-            s.load(row["window"])
-            self.series[kid] = (row["key"], s)
+            self._entry(row["key"], kid).series.load(row["window"])
         self.cleared = set(state.get("cleared", ()))
