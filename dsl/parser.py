@@ -31,7 +31,6 @@ def _parser() -> Lark:
         lexer=TocsinLexer,
         keep_all_tokens=True,
         maybe_placeholders=False,
-        transformer=ToAst(),
         lexer_callbacks={"COMMENT": _keep_comment},
         cache=False,
     )
@@ -70,7 +69,7 @@ def _driver() -> tuple[Driver, TocsinLexer]:
     lark = _parser()
     lexer = TocsinLexer(lark.lexer_conf)
     lexer.comment_callback = _keep_comment
-    return Driver(lark), lexer
+    return Driver(lark, ToAst()), lexer
 
 
 def _run(text: str) -> tuple:
