@@ -145,7 +145,7 @@ class AlertBook:
         n = alert.same_at + 1 if alert.last_event_at == at_dt else 0
         alert.last_event_at, alert.same_at = at_dt, n
         eid = hashlib.sha256(f"{alert.id}\x00{kind}\x00{at}\x00{n}".encode()).hexdigest()[:32]
-        mute_end = self.mute_end(cm, alert, at_dt)
+        mute_end = self.mute_end(cm, alert, at_dt) if cm.mute or self.engine.silences else False
         muted = mute_end is not False
         if kind != RESOLVED:
             alert.last_notified_at = at_dt

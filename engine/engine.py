@@ -17,7 +17,7 @@ from typing import Iterable
 from dsl.ruleset import RuleSet
 from engine.alerts import ALERT_TIMERS, AlertBook, alert_id
 from engine.compile import CompiledMonitor, compile_ruleset
-from engine.events import event_ms, family_of, from_ms, key_id, to_ms
+from engine.events import event_ms, from_ms, key_id, to_ms
 from engine.index import MonitorIndex
 from engine.model import FIRING, INACTIVE, PENDING, RESOLVED_STATUS, Alert, AlertEvent, Silence
 from engine.store import MemoryStore, Store
@@ -106,7 +106,7 @@ class Engine:
             if (caused.get("depth") or 0) >= MAX_CAUSAL_DEPTH:
                 return self._drain()
             skip = caused.get("monitors") or ()
-        fam = family_of(event)
+        fam = event.get("type", "").partition(".")[0]
         runtimes = self.runtimes
         for cm in self.index.candidates(event):
             if (cm.multi_scope and not cm.in_scope(event)) or (skip and cm.name in skip):

@@ -26,10 +26,6 @@ SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
 Resolver = Callable[[dict, str], Any]  # (event, family) -> value or MISSING
 
 
-def family_of(event: dict) -> str:
-    return event.get("type", "").partition(".")[0]
-
-
 def _dig(obj: Any, parts: tuple[str, ...]) -> Any:
     for p in parts:
         if not isinstance(obj, dict):
