@@ -76,6 +76,13 @@ def _num(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], Any]:
         return lambda vals: exprs.arith("-", 0, inner(vals))
     if isinstance(expr, A.Binary) and expr.op in "+-*/":
         left, right = _num(expr.left, nodes), _num(expr.right, nodes)
+        if expr.op == "/" and isinstance(expr.left, A.Aggregate) and isinstance(expr.right, A.Aggregate):
+            i, j = _index(expr.left, nodes), _index(expr.right, nodes)
+
+            def ratio(vals: Values) -> Any:  # the hot path: a ratio of two aggregates
+                a, b = vals[i], vals[j]
+                return a / b if a is not None and b else None
+            return ratio
         if expr.op == "/":
             def divide(vals: Values) -> Any:  # the hot path: ratios of counts
                 a, b = left(vals), right(vals)
@@ -98,6 +105,15 @@ def _cond(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], bool]:
     if isinstance(expr, A.Compare):
         left, right, op = _num(expr.left, nodes), _num(expr.right, nodes), expr.op
         fn = exprs.ORDER.get(op)
+        is_lit, const = exprs.literal(expr.right)
+        if fn is not None and isinstance(expr.left, A.Aggregate) and is_lit \
+                and isinstance(const, (int, float)):
+            i = _index(expr.left, nodes)
+
+            def threshold(vals: Values) -> bool:  # the hot path: `count(x) > 100`
+                a = vals[i]
+                return a is not None and fn(a, const)
+            return threshold
         if fn is not None:
             def order(vals: Values) -> bool:  # aggregates are numbers or None
                 a, b = left(vals), right(vals)
