@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from dsl.ruleset import RuleSet
+from dsl.ruleset import MonitorDef, RuleSet
 from engine.alerts import ALERT_TIMERS, AlertBook, alert_id
 from engine.compile import CompiledMonitor, compile_ruleset
 from engine.events import event_ms, from_ms, key_id, to_ms
@@ -27,9 +27,10 @@ from engine.triggers import Runtime, make_runtime
 MAX_CAUSAL_DEPTH = 3
 
 
-def monitor_signature(cm: CompiledMonitor, monitor_repr: str) -> str:
-    """What must be unchanged for a reload to keep a monitor's state."""
-    return cm.source or monitor_repr
+def signature(mdef: MonitorDef) -> str:
+    """What must be unchanged for a reload to keep a monitor's state: its normalized
+    text (the AST's text form when the rule set carries none)."""
+    return mdef.source or repr(mdef.monitor)
 
 
 class Engine:
@@ -44,15 +45,15 @@ class Engine:
         self.book = AlertBook(self)
         self.silences: list[Silence] = []
         self.runtimes: dict[str, Runtime] = {}
-        self._install(ruleset, keep=set())
+        self._install(ruleset, compile_ruleset(ruleset), keep=set())
 
     # ----------------------------------------------------------------- rules
-    def _install(self, ruleset: RuleSet, keep: set[str]) -> None:
-        """Compile `ruleset`; monitors named in `keep` keep their runtime state."""
+    def _install(self, ruleset: RuleSet, monitors: dict[str, CompiledMonitor],
+                 keep: set[str]) -> None:
+        """Adopt compiled `monitors`; those named in `keep` keep their runtime state."""
         self.ruleset = ruleset
-        self.monitors = compile_ruleset(ruleset)
-        self.signatures = {m.name: monitor_signature(self.monitors[m.name], repr(m.monitor))
-                           for m in ruleset.monitors}
+        self.monitors = monitors
+        self.signatures = {m.name: signature(m) for m in ruleset.monitors}
         old = self.runtimes
         self.runtimes = {}
         for name, cm in self.monitors.items():
@@ -71,13 +72,11 @@ class Engine:
         the state of removed or changed monitors is dropped."""
         self.clock_ms = max(self.clock_ms, to_ms(now))
         old_sigs = self.signatures
-        new = compile_ruleset(ruleset)
-        keep = {m.name for m in ruleset.monitors
-                if old_sigs.get(m.name) == monitor_signature(new[m.name], repr(m.monitor))}
+        keep = {m.name for m in ruleset.monitors if old_sigs.get(m.name) == signature(m)}
         for name in old_sigs:
             if name not in keep:
                 self._drop_state(name)
-        self._install(ruleset, keep)
+        self._install(ruleset, compile_ruleset(ruleset), keep)
 
     def _drop_state(self, name: str) -> None:
         """Forget a removed or changed monitor's timers; its open alerts are closed
