@@ -180,3 +180,19 @@ def test_pending_alert_shows_then_goes_inactive_when_the_condition_fails() -> No
     assert (alert.status, alert.pending_since) == ("pending", at("00:00:10"))
     assert engine.tick(at("00:10:00")) == []
     assert engine.alert(alert.id).status == "inactive"
+
+
+def test_acknowledged_metric_alert_stops_repeating_but_still_resolves() -> None:
+    engine = Engine(rules('monitor "m" when count(login.failed) >= 1 over 10m every 2m'), now=BASE)
+    [fired] = engine.process(ev("login.failed", "00:00:00"))
+    assert rows(engine.tick(at("00:03:00"))) == [("00:02:00", "m", "repeated")]
+    engine.acknowledge(fired.alert_id, by="ana", at=at("00:03:00"))
+    assert rows(engine.tick(at("00:20:00"))) == [("00:10:00", "m", "resolved")]
+
+
+def test_a_silence_that_has_not_started_mutes_nothing() -> None:
+    engine = Engine(rules('monitor "m" when execution.failed'), now=BASE)
+    engine.set_silences([Silence("s", {"monitor": "m"}, starts_at=at("01:00:00"), ends_at=at("02:00:00"))])
+    [early] = engine.process(ev("execution.failed", "00:10:00"))
+    [inside] = engine.process(ev("execution.failed", "01:10:00"))
+    assert (early.muted, inside.muted) == (False, True)
