@@ -36,6 +36,11 @@ def _dig(obj: Any, parts: tuple[str, ...]) -> Any:
     return obj
 
 
+def _under_family_or_data(ev: dict, fam: str, parts: tuple[str, ...]) -> Any:
+    v = _dig(ev.get(fam), parts)
+    return v if v is not None else _dig(ev.get("data"), parts)
+
+
 def resolver(parts: tuple[str, ...]) -> Resolver:
     """A function reading `parts` from an event; see the module docstring for the order."""
     if parts and parts[0] == "event" and len(parts) > 1:
@@ -45,12 +50,7 @@ def resolver(parts: tuple[str, ...]) -> Resolver:
     if not rest:
         def single(ev: dict, fam: str) -> Any:
             v = ev.get(head)
-            if v is not None:
-                return v
-            v = _dig(ev.get(fam), parts)
-            if v is not None:
-                return v
-            return _dig(ev.get("data"), parts)
+            return v if v is not None else _under_family_or_data(ev, fam, parts)
         return single
 
     within_family = resolver(rest)
@@ -63,10 +63,7 @@ def resolver(parts: tuple[str, ...]) -> Resolver:
             v = within_family(ev, fam)
             if v is not None:
                 return v
-        v = _dig(ev.get(fam), parts)
-        if v is not None:
-            return v
-        return _dig(ev.get("data"), parts)
+        return _under_family_or_data(ev, fam, parts)
     return nested
 
 
