@@ -47,6 +47,13 @@ class AlertBook:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.out: list[AlertEvent] = []
+        self._last_dt: tuple[int, Any] = (0, from_ms(0))
+
+    def dt(self, ms: int) -> Any:
+        """`from_ms(ms)`, one shared object per instant (an alert keeps several)."""
+        if self._last_dt[0] != ms:
+            self._last_dt = (ms, from_ms(ms))
+        return self._last_dt[1]
 
     # ------------------------------------------------------------------ lookup
     def find(self, cm: CompiledMonitor, kid: str) -> Alert | None:
@@ -57,14 +64,14 @@ class AlertBook:
         aid = alert_id(cm.name, kid)
         alert = self.engine.store.get(aid)
         if alert is None:
-            alert = Alert(aid, cm.name, dict(key), severity=cm.severity,
+            alert = Alert(aid, cm.name, key, severity=cm.severity,
                           labels=dict(cm.labels), threshold=cm.threshold)
         return alert
 
     # ------------------------------------------------------------- transitions
     def pending(self, alert: Alert, at: int) -> None:
         alert.status = PENDING
-        alert.pending_since = from_ms(at)
+        alert.pending_since = self.dt(at)
         self.engine.store.put(alert)
 
     def drop_pending(self, alert: Alert) -> None:
@@ -76,7 +83,7 @@ class AlertBook:
     def fire(self, cm: CompiledMonitor, alert: Alert, at: int, event: dict | None,
              value: Any = None, repeat_ms: int | None = None) -> None:
         alert.status = FIRING
-        alert.fired_at, alert.resolved_at, alert.resolved_by = from_ms(at), None, None
+        alert.fired_at, alert.resolved_at, alert.resolved_by = self.dt(at), None, None
         alert.pending_since = None
         alert.acknowledged, alert.acknowledged_by, alert.acknowledged_at = False, None, None
         alert.comment = None
@@ -108,7 +115,7 @@ class AlertBook:
     def resolve(self, cm: CompiledMonitor, alert: Alert, at: int, *, notify: bool,
                 event: dict | None = None, by: str | None = None) -> None:
         alert.status = RESOLVED_STATUS
-        alert.resolved_at, alert.resolved_by = from_ms(max(at, to_ms(alert.fired_at))), by
+        alert.resolved_at, alert.resolved_by = self.dt(max(at, to_ms(alert.fired_at))), by
         alert.pending_since, alert.muted_kind = None, None
         self._cancel_timers(cm, alert)
         if event is not None:
@@ -135,13 +142,13 @@ class AlertBook:
         alert.value = value
         if event is not None:
             alert.last_event = event
-            alert.last_triggered_at = from_ms(at)
+            alert.last_triggered_at = self.dt(at)
 
     # ------------------------------------------------------------------ emit
     def emit(self, cm: CompiledMonitor, alert: Alert, kind: str, at: int,
              dests: tuple[Destination, ...] | list[Destination], count: int,
              event: dict | None) -> AlertEvent:
-        at_dt = from_ms(at)
+        at_dt = self.dt(at)
         n = alert.same_at + 1 if alert.last_event_at == at_dt else 0
         alert.last_event_at, alert.same_at = at_dt, n
         eid = hashlib.sha256(f"{alert.id}\x00{kind}\x00{at}\x00{n}".encode()).hexdigest()[:32]
