@@ -24,6 +24,10 @@ SHIFT = 0
 REDUCE = 1
 
 
+def _plain(name) -> str:
+    return "".join((name,))
+
+
 class Splice(list):
     """Children of a helper rule, to be spliced into the parent's children."""
 
@@ -79,10 +83,11 @@ class Driver:
         for state, acts in table.states.items():
             flat: dict[str, tuple] = {}
             for term, (action, arg) in acts.items():
+                term = _plain(term)  # Lark names are `Token`s, whose __eq__ is slow
                 if action is Shift:
                     flat[term] = (SHIFT, arg)
                 else:
-                    flat[term] = (REDUCE, len(arg.expansion), callbacks[arg], arg.origin.name)
+                    flat[term] = (REDUCE, len(arg.expansion), callbacks[arg], _plain(arg.origin.name))
             self.actions[state] = flat
         self.terminals_by_name = {t.name: t for t in lark.terminals}
 

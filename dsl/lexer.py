@@ -28,7 +28,8 @@ _PATTERNS = (
     ("COMP", r"==|!=|<=|>=|<|>"),
     ("PUNCT", r"[{}()\[\],.:+\-*/]"),
 )
-_MASTER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PATTERNS), re.S)
+_MASTER = re.compile(
+    r"[ \t\r\n\f]*(?:" + "|".join(f"(?P<{name}>{rx})" for name, rx in _PATTERNS) + r"|(?P<END>\Z))", re.S)
 _SPACE = re.compile(r"[ \t\r\n\f]*")
 
 
@@ -45,11 +46,11 @@ class TocsinLexer(Lexer):
         for term in lexer_conf.terminals:
             if term.pattern.type != "str":
                 continue
-            value = term.pattern.value
+            value, name = "".join((term.pattern.value,)), "".join((term.name,))  # plain str
             if value[:1].isalpha():
-                self.keywords[value] = term.name
+                self.keywords[value] = name
             else:
-                self.punct[value] = term.name
+                self.punct[value] = name
         callbacks = lexer_conf.callbacks or {}
         self.comment_callback = callbacks.get("COMMENT")
         self.terminals_by_name = lexer_conf.terminals_by_name
@@ -65,24 +66,29 @@ class TocsinLexer(Lexer):
         end = len(text) if end is None else end
         line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
         keywords, punct, comment_cb = self.keywords, self.punct, self.comment_callback
-        master, space = _MASTER.match, _SPACE.match
+        master = _MASTER.match
         new_token = Token._future_new
         while True:
-            m = space(text, pos, end)
-            stop = m.end()
-            if stop != pos:
-                newlines = text.count("\n", pos, stop)
-                if newlines:
-                    line += newlines
-                    line_start = text.rfind("\n", pos, stop) + 1
-                pos = stop
-            if pos >= end:
-                return
             m = master(text, pos, end)
-            if m is None or m.lastgroup == "OPEN_LONG" or (m.lastgroup == "PUNCT" and m.group() not in punct):
+            if m is None:
+                pos = _SPACE.match(text, pos, end).end()
+                line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
                 raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, allowed=set(accepts()),
                                            terminals_by_name=self.terminals_by_name)
-            kind, value, stop = m.lastgroup, m.group(), m.end()
+            kind = m.lastgroup
+            start = m.start(kind)
+            if start != pos:
+                newlines = text.count("\n", pos, start)
+                if newlines:
+                    line += newlines
+                    line_start = text.rfind("\n", pos, start) + 1
+                pos = start
+            if kind == "END":
+                return
+            value, stop = m.group(kind), m.end()
+            if kind == "OPEN_LONG" or (kind == "PUNCT" and value not in punct):
+                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, allowed=set(accepts()),
+                                           terminals_by_name=self.terminals_by_name)
             column = pos - line_start + 1
             if kind == "WORD":
                 if "." in value:
@@ -92,18 +98,17 @@ class TocsinLexer(Lexer):
                     kind = name if name is not None and name in accepts() else "IDENT"
             elif kind == "PUNCT":
                 kind = punct[value]
-            newlines = 0
-            if kind == "LONG_STRING":
+            elif kind == "LONG_STRING":
                 kind = "STRING"
                 newlines = value.count("\n")
-            if newlines:
-                end_line = line + newlines
-                end_column = stop - (text.rfind("\n", pos, stop) + 1) + 1
-            else:
-                end_line, end_column = line, column + (stop - pos)
-            tok = new_token(kind, value, pos, line, column, end_line, end_column, stop)
-            if newlines:
-                line, line_start = end_line, text.rfind("\n", pos, stop) + 1
+                if newlines:
+                    end_line = line + newlines
+                    new_start = text.rfind("\n", pos, stop) + 1
+                    tok = new_token(kind, value, pos, line, column, end_line, stop - new_start + 1, stop)
+                    line, line_start, pos = end_line, new_start, stop
+                    yield tok
+                    continue
+            tok = new_token(kind, value, pos, line, column, line, column + (stop - pos), stop)
             pos = stop
             if kind == "COMMENT":
                 if comment_cb is not None:

@@ -59,19 +59,21 @@ class _Marker:
 
 
 def _start(c) -> tuple[int, int]:
-    if isinstance(c, Token):
+    if type(c) is Token:
         return c.line, c.column
-    if isinstance(c, tuple):
+    if type(c) is tuple:
         return _start(c[0])
-    return c.span.line, c.span.column
+    span = c.span
+    return span[1], span[2]
 
 
 def _end(c) -> tuple[int, int]:
-    if isinstance(c, Token):
+    if type(c) is Token:
         return c.end_line, c.end_column
-    if isinstance(c, tuple):
+    if type(c) is tuple:
         return _end(c[-1])
-    return c.span.end_line, c.span.end_column
+    span = c.span
+    return span[3], span[4]
 
 
 def cover(children) -> A.Span:
@@ -88,10 +90,11 @@ def node(fn):
         span = cover(children)
         named = []
         for c in children:
-            if isinstance(c, Token):
-                if c.type == "STRING":
+            if type(c) is Token:
+                kind = c.type
+                if kind == "STRING":
                     c = decode_string(c)
-                elif c.type not in NAMED_TERMINALS:
+                elif kind not in NAMED_TERMINALS:
                     continue
             named.append(c)
         return fn(self, span, *named)
