@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 ALERT_TIMERS = ("repeat", "digest", "expire", "unmute")
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4096)  # runtimes cache the ids of their hot keys themselves
 def alert_id(monitor: str, kid: str) -> str:
     return hashlib.sha256(f"{monitor}\x00{kid}".encode()).hexdigest()[:24]
 
@@ -56,12 +56,12 @@ class AlertBook:
         return self._last_dt[1]
 
     # ------------------------------------------------------------------ lookup
-    def find(self, cm: CompiledMonitor, kid: str) -> Alert | None:
-        return self.engine.store.get(alert_id(cm.name, kid))
+    def find(self, cm: CompiledMonitor, kid: str, aid: str | None = None) -> Alert | None:
+        return self.engine.store.get(aid or alert_id(cm.name, kid))
 
-    def open(self, cm: CompiledMonitor, key: dict, kid: str) -> Alert:
-        """The alert for this key, created (inactive) if new."""
-        aid = alert_id(cm.name, kid)
+    def open(self, cm: CompiledMonitor, key: dict, kid: str, aid: str | None = None) -> Alert:
+        """The alert for this key, created (inactive) if new (`aid`: its id, if known)."""
+        aid = aid or alert_id(cm.name, kid)
         alert = self.engine.store.get(aid)
         if alert is None:
             alert = Alert(aid, cm.name, key, severity=cm.severity,
@@ -102,8 +102,13 @@ class AlertBook:
         self._touch(alert, at, event, alert.value)
         if alert.acknowledged:
             return
+        every = cm.every_ms
+        if every is None:
+            covered, alert.skipped = alert.skipped + 1, 0  # no digest timer without `every`
+            self.emit(cm, alert, REPEATED, at, cm.routes.fired, covered, event)
+            return
         last = to_ms(alert.last_notified_at) if alert.last_notified_at else at
-        if cm.every_ms is None or at >= last + cm.every_ms:
+        if at >= last + every:
             covered, alert.skipped = alert.skipped + 1, 0
             self.engine.timers.cancel("digest", cm.name, alert.id)
             self.emit(cm, alert, REPEATED, at, cm.routes.fired, covered, event)

@@ -16,13 +16,14 @@ from typing import Any, Callable
 from dsl import ast as A
 from dsl.ruleset import MonitorDef, RuleSet
 from engine import exprs
-from engine.events import default_key, key_field, scope_values
+from engine.events import cacheable, default_key, default_key_values, key_field, scope_values
 from engine.metrics import MetricSpec, compile_metric
 from engine.patterns import Pattern
 from engine.routing import Routes, routes_of
 from dsl.formatter import format_trigger
 
 KeyFn = Callable[[dict, str], dict]
+KeyValuesFn = Callable[[dict, str], "tuple | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,9 @@ class CompiledMonitor:
     mute: str | None = None
     disabled: bool = False
     multi_scope: bool = False  # more than one scope kind: the index checks only the first
+    # the values `key` is made of, hashable, equal values meaning equal keys; None when
+    # they cannot stand for the key (runtimes cache keys and their ids by them)
+    key_values: KeyValuesFn = lambda ev, fam: None
 
     def in_scope(self, ev: dict) -> bool:
         """Whether every scope holds; the index already checked the first one."""
@@ -119,13 +123,13 @@ def compile_monitor(mdef: MonitorDef, ruleset: RuleSet) -> CompiledMonitor:
         patterns.append(Pattern("execution.started", "execution", True))
     if until:
         patterns.append(Pattern.of(until.pattern))
-    key, key_fields, expected = _key(m, kind, scopes, by)
+    key, key_values, key_fields, expected = _key(m, kind, scopes, by)
     return CompiledMonitor(
         name=mdef.name, file=mdef.file, line=mdef.line, source=mdef.source, kind=kind,
         summary=format_trigger(trig),
         patterns=tuple(dict.fromkeys(patterns)), trigger=trigger_pattern, scopes=scopes,
         where=exprs.condition(where.condition) if where else None, test=test,
-        key=key, key_fields=key_fields,
+        key=key, key_values=key_values, key_fields=key_fields,
         until=Pattern.of(until.pattern) if until else None,
         until_where=exprs.condition(until.where) if until and until.where else None,
         every_ms=_ms(every.interval) if every else None,
@@ -177,21 +181,32 @@ def _trigger_kind(trig: A.Trigger) -> tuple[str, exprs.Cond | None, int, float |
     return "comparison", test, 0, threshold
 
 
-def _key(m: A.Monitor, kind: str, scopes: tuple[Scope, ...],
-         by: A.ByClause | None) -> tuple[KeyFn, tuple[str, ...], tuple[dict, ...]]:
-    """The alert key function, its field names, and the keys expected from `on` clauses."""
+def _key(m: A.Monitor, kind: str, scopes: tuple[Scope, ...], by: A.ByClause | None
+         ) -> tuple[KeyFn, KeyValuesFn, tuple[str, ...], tuple[dict, ...]]:
+    """The alert key function, its values function, its field names, and the keys
+    expected from `on` clauses."""
     if by is not None:
         names = tuple(p.dotted for p in by.fields)
         getters = [(p.dotted, key_field(p.parts)) for p in by.fields]
-        return (lambda ev, fam: {n: g(ev, fam) for n, g in getters}), names, ()
+        if len(getters) == 1:
+            name, get = getters[0]
+
+            def one(ev: dict, fam: str) -> tuple | None:
+                v = get(ev, fam)
+                return (v,) if v is None or type(v) is str or type(v) is int else None
+            return (lambda ev, fam: {name: get(ev, fam)}), one, names, ()
+        funcs = [g for _, g in getters]
+        return ((lambda ev, fam: {n: g(ev, fam) for n, g in getters}),
+                (lambda ev, fam: cacheable(tuple([g(ev, fam) for g in funcs]))), names, ())
     if kind == "metric":
-        return (lambda ev, fam: {}), (), ()
+        return (lambda ev, fam: {}), (lambda ev, fam: ()), (), ()
     if kind == "absence" and scopes:
         return _scope_key(scopes)
-    return default_key, ("instance", "flow"), ()
+    return default_key, default_key_values, ("instance", "flow"), ()
 
 
-def _scope_key(scopes: tuple[Scope, ...]) -> tuple[KeyFn, tuple[str, ...], tuple[dict, ...]]:
+def _scope_key(scopes: tuple[Scope, ...]
+               ) -> tuple[KeyFn, KeyValuesFn, tuple[str, ...], tuple[dict, ...]]:
     """An absence trigger with `on` keys on those scopes, valued as written in the
     clause, so `on flow "Sync", "Import"` expects exactly {flow: Sync} and {flow: Import}."""
     names = tuple(s.kind for s in scopes)
@@ -199,7 +214,10 @@ def _scope_key(scopes: tuple[Scope, ...]) -> tuple[KeyFn, tuple[str, ...], tuple
     def key(ev: dict, fam: str) -> dict:
         return {s.kind: s.match(ev) for s in scopes}
 
+    def values(ev: dict, fam: str) -> tuple:
+        return tuple([s.match(ev) for s in scopes])
+
     expected: list[dict] = [{}]
     for s in scopes:
         expected = [{**e, s.kind: v} for e in expected for v in s.values]
-    return key, names, tuple(expected)
+    return key, values, names, tuple(expected)

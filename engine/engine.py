@@ -65,7 +65,9 @@ class Engine:
                 if not cm.disabled:
                     rt.start(self.clock_ms)
             self.runtimes[name] = rt
-        self.index = MonitorIndex(list(self.monitors.values()))
+        runtimes = self.runtimes
+        self.index = MonitorIndex(list(self.monitors.values()),
+                                  handler=lambda cm: runtimes[cm.name].on_event)
 
     def reload(self, ruleset: RuleSet, *, now: datetime) -> None:
         """Swap rules: monitors whose text is unchanged keep alerts, windows and timers;
@@ -105,12 +107,15 @@ class Engine:
             if (caused.get("depth") or 0) >= MAX_CAUSAL_DEPTH:
                 return self._drain()
             skip = caused.get("monitors") or ()
-        fam = event.get("type", "").partition(".")[0]
-        runtimes = self.runtimes
-        for cm in self.index.candidates(event):
-            if (cm.multi_scope and not cm.in_scope(event)) or (skip and cm.name in skip):
-                continue
-            runtimes[cm.name].on_event(event, fam, t)
+        fam, route = self.index.route(event)
+        if skip or route.checked:
+            for cm, handle in zip(route.monitors, route.handlers):
+                if (cm.multi_scope and not cm.in_scope(event)) or (skip and cm.name in skip):
+                    continue
+                handle(event, fam, t)
+        else:
+            for handle in route.handlers:
+                handle(event, fam, t)
         if not self.book.out:
             return []
         return self._drain()

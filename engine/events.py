@@ -54,6 +54,21 @@ def resolver(parts: tuple[str, ...]) -> Resolver:
         return single
 
     within_family = resolver(rest)
+    if len(rest) == 1:
+        inner = rest[0]
+
+        def pair(ev: dict, fam: str) -> Any:  # the common `execution.duration`, unrolled
+            obj = ev.get(head)
+            if isinstance(obj, dict):
+                v = obj.get(inner)
+                if v is not None:
+                    return v
+            if head == fam:
+                v = within_family(ev, fam)
+                if v is not None:
+                    return v
+            return _under_family_or_data(ev, fam, parts)
+        return pair
 
     def nested(ev: dict, fam: str) -> Any:
         v = _dig(ev, parts)
@@ -100,6 +115,25 @@ def default_key(ev: dict, fam: str) -> dict[str, Any]:
     if flow is not None:
         key["flow"] = flow
     return key
+
+
+def default_key_values(ev: dict, fam: str) -> tuple | None:
+    """The values `default_key` is made of, as a cache key (see `cacheable`)."""
+    inst = ev.get("instance")
+    i = (inst.get("id") or inst.get("name")) if isinstance(inst, dict) else None
+    f = ev.get("flow")
+    if (i is None or type(i) is str) and (f is None or type(f) is str):
+        return (i, f)
+    return None
+
+
+def cacheable(values: tuple) -> tuple | None:
+    """`values` when they can stand for the key they make (equal values, equal key
+    text): only texts, integers and nulls (1 == 1.0 == True, yet they key differently)."""
+    for v in values:
+        if v is not None and type(v) is not str and type(v) is not int:
+            return None
+    return values
 
 
 _key_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode

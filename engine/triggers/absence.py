@@ -42,10 +42,9 @@ class AbsenceRuntime(Runtime):
             return
         if cm.where is not None and not cm.where(ev, fam):
             return
-        key = cm.key(ev, fam)
-        kid = self.kid(key)
+        key, kid, aid = self.keyed(ev, fam)
         self._seen(key, kid, t)
-        alert = self.book.find(cm, kid)
+        alert = self.engine.store.get(aid)
         if alert is not None and alert.status == FIRING:
             self.book.resolve(cm, alert, t, notify=True, event=ev)
 

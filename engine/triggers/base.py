@@ -1,9 +1,10 @@
-"""The interface every trigger runtime implements."""
+"""The interface every trigger runtime implements, and the per-monitor key cache."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.alerts import alert_id
 from engine.events import key_id
 
 if TYPE_CHECKING:
@@ -13,26 +14,39 @@ if TYPE_CHECKING:
     from engine.model import Alert
     from engine.timers import Timer
 
+KEY_CACHE = 16_384  # keys per monitor; a monitor keyed by something unbounded just misses
+
+Keyed = tuple  # (key dict, key id, alert id)
+
 
 class Runtime:
     def __init__(self, cm: CompiledMonitor, engine: Engine) -> None:
         self.cm = cm
         self.engine = engine
-        self._kids: dict[tuple, str] = {}
+        self._keyed: dict[tuple, Keyed] = {}
+
+    def keyed(self, ev: dict, fam: str) -> Keyed:
+        """(key, key id, alert id) of `ev` for this monitor, cached by the key's values
+        (`CompiledMonitor.key_values`), so a known key costs one lookup. The key dict is
+        shared with the alerts made from it: nobody may change it."""
+        cm = self.cm
+        values = cm.key_values(ev, fam)
+        if values is not None:
+            hit = self._keyed.get(values)
+            if hit is not None:
+                return hit
+        key = cm.key(ev, fam)
+        kid = key_id(key)
+        hit = (key, kid, alert_id(cm.name, kid))
+        if values is not None:
+            if len(self._keyed) >= KEY_CACHE:
+                self._keyed.clear()
+            self._keyed[values] = hit
+        return hit
 
     def kid(self, key: dict) -> str:
-        """`key_id(key)`, memoized by the key's items (one monitor builds its keys'
-        fields in one order, so equal items mean equal keys)."""
-        values = tuple(key.items())
-        try:
-            found = self._kids.get(values)
-        except TypeError:  # an unhashable value (a list from `data`)
-            return key_id(key)
-        if found is None:
-            if len(self._kids) >= 50_000:
-                self._kids.clear()
-            found = self._kids[values] = key_id(key)
-        return found
+        """`key_id(key)` (a key that did not come from `keyed`)."""
+        return key_id(key)
 
     @property
     def book(self) -> AlertBook:

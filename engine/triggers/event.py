@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.alerts import alert_id
+from engine.events import key_id
 from engine.model import FIRING
 from engine.timers import Timer
 from engine.triggers.base import Runtime
@@ -44,20 +46,25 @@ class EventRuntime(Runtime):
 
     def trigger(self, ev: dict, fam: str, t: int, key: dict | None = None) -> None:
         cm = self.cm
-        key = cm.key(ev, fam) if key is None else key
-        kid = self.kid(key)
-        alert = self.book.open(cm, key, kid)
-        if alert.status == FIRING:
-            self.book.match(cm, alert, t, ev)
+        if key is None:
+            key, kid, aid = self.keyed(ev, fam)
         else:
-            self.book.fire(cm, alert, t, ev)
-        if cm.until is None and self.engine.timers.get("expire", cm.name, alert.id) is None:
-            # one timer per alert; it moves itself on when it finds later matches
+            kid = key_id(key)
+            aid = alert_id(cm.name, kid)
+        alert = self.engine.store.get(aid)
+        if alert is not None and alert.status == FIRING:
+            # a firing alert already has its expiry timer, which moves itself on
+            self.book.match(cm, alert, t, ev)
+            return
+        alert = self.book.open(cm, key, kid, aid) if alert is None else alert
+        self.book.fire(cm, alert, t, ev)
+        if cm.until is None and self.engine.timers.get("expire", cm.name, aid) is None:
             expiry = self.engine.event_alert_expiry_ms
-            self.engine.timers.schedule("expire", cm.name, alert.id, t + expiry)
+            self.engine.timers.schedule("expire", cm.name, aid, t + expiry)
 
     def _until(self, ev: dict, fam: str, t: int) -> None:
-        alert = self.book.find(self.cm, self.kid(self.cm.key(ev, fam)))
+        _, _, aid = self.keyed(ev, fam)
+        alert = self.engine.store.get(aid)
         if alert is not None and alert.status == FIRING:
             self.book.resolve(self.cm, alert, t, notify=True, event=ev)
 

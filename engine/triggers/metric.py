@@ -44,11 +44,11 @@ class MetricRuntime(Runtime):
         self._funcs = [a.func for a in cm.metric.aggs]
         self._feeds: dict[str, list] = {}  # event type -> the aggregates it feeds
 
-    def _entry(self, key: dict, kid: str) -> _Entry:
+    def _entry(self, key: dict, kid: str, aid: str | None = None) -> _Entry:
         entry = self.series.get(kid)
         if entry is None:
             series = Series(self.cm.metric.window_ms, self._funcs)
-            entry = self.series[kid] = _Entry(key, series, alert_id(self.cm.name, kid))
+            entry = self.series[kid] = _Entry(key, series, aid or alert_id(self.cm.name, kid))
         return entry
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
@@ -68,9 +68,8 @@ class MetricRuntime(Runtime):
             if agg.where is not None and not agg.where(ev, fam):
                 continue
             if entry is None:
-                key = cm.key(ev, fam)
-                kid = self.kid(key)
-                entry = self.series.get(kid) or self._entry(key, kid)
+                key, kid, aid = self.keyed(ev, fam)
+                entry = self.series.get(kid) or self._entry(key, kid, aid)
             v = agg.field(ev, fam) if agg.field is not None else None
             added = entry.series.add(t, i, v) or added
         if added:
