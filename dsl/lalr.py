@@ -49,6 +49,12 @@ def rule_callback(rule, transformer) -> Callable[[list], Any]:
     """The reduce action of one grammar rule (see the module docstring)."""
     positions = tuple(i for i, sym in enumerate(rule.expansion) if sym.name.startswith("_"))
     if rule.origin.name.startswith("_"):
+        if positions == (0,):  # left recursion `__x_star: __x_star item`: grow in place
+            def grow(children: list) -> Splice:
+                head = children[0]
+                head.extend(children[1:])
+                return head
+            return grow
         if positions:
             return lambda children: Splice(_flatten(children, positions))
         return Splice

@@ -87,7 +87,6 @@ def node(fn):
     """Call `fn(self, span, *named_children)`: keywords dropped, span covering all."""
 
     def callback(self, children):
-        span = cover(children)
         named = []
         for c in children:
             if type(c) is Token:
@@ -97,7 +96,16 @@ def node(fn):
                 elif kind not in NAMED_TERMINALS:
                     continue
             named.append(c)
-        return fn(self, span, *named)
+        first, last = children[0], children[-1]
+        if type(first) is Token:
+            l1, c1 = first.line, first.column
+        else:
+            l1, c1 = _start(first)
+        if type(last) is Token:
+            l2, c2 = last.end_line, last.end_column
+        else:
+            l2, c2 = _end(last)
+        return fn(self, A.Span(context.file, l1, c1, l2, c2), *named)
 
     callback.__name__ = fn.__name__
     return callback
