@@ -1,18 +1,23 @@
 """Stored events: insertion with a commit-order sequence number, reading in that order.
 
 Every stored event gets a `seq` from the `counters` document, allocated for the whole
-batch with one `$inc` before the insert. Order and gaps:
+write with one `$inc` before the insert. `POST /v1/events` goes through `EventWriter`,
+which writes the requests that arrive together as one group (one lookup, one `$inc`,
+one `insert_many`) and keeps one write in flight per process. Order and gaps:
 
-- A batch's ids are first looked up, so known duplicates take no sequence number.
-- Two requests racing can commit out of `seq` order, and a failed insert (or a duplicate
-  that raced past the lookup) leaves a gap. The evaluator therefore reads only the
+- A write's ids are first looked up, so known duplicates take no sequence number.
+- Writes from different processes (replicas, the delivery log) racing can commit out
+  of `seq` order, and a failed insert (or a duplicate that raced past the lookup)
+  leaves a gap. The evaluator therefore reads only the
   contiguous prefix after its resume point and waits up to `TOCSIN_GAP_GRACE_SECONDS`
   for a gap to fill before stepping over it (`SeqReader`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,36 +41,113 @@ async def _allocate(db: Database, n: int) -> int:
     return doc["n"] - n + 1
 
 
+@dataclass
+class _Request:
+    """One caller's share of a group write: its events and what became of them."""
+
+    events: list[dict]
+    now: datetime
+    duplicates: int = 0
+    error: BaseException | None = None
+
+
+async def _store_group(db: Database, group: list[_Request]) -> None:
+    """Store the events of several callers with one lookup, one `$inc` and one insert.
+
+    Outcomes are recorded on each `_Request` (duplicates, or the error that failed it),
+    exactly as if the callers had been served one after the other in list order.
+    """
+    ids = list({e["id"]: None for r in group for e in r.events})
+    seen = {d["_id"] async for d in db.events.find({"_id": {"$in": ids}}, {"_id": 1})}
+    fresh: list[tuple[_Request, dict]] = []
+    for req in group:
+        for e in req.events:
+            if e["id"] in seen:
+                req.duplicates += 1
+            else:
+                seen.add(e["id"])
+                fresh.append((req, e))
+    if not fresh:
+        return
+    first = await _allocate(db, len(fresh))
+    docs = [
+        {"_id": e["id"], "seq": first + i, "time": parse_time(e["time"]), "stored_at": req.now, "event": e}
+        for i, (req, e) in enumerate(fresh)
+    ]
+    try:
+        await db.events.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        for err in exc.details.get("writeErrors", []):
+            req = fresh[err["index"]][0]
+            if err.get("code") == DUPLICATE_KEY:
+                req.duplicates += 1  # lost a race with another writer carrying the same id
+            elif req.error is None:
+                req.error = exc
+
+
 async def store_events(db: Database, events: list[dict], *, now: datetime | None = None) -> tuple[list[str], int]:
     """Store envelopes (already validated); returns (ids in order, duplicates).
 
     A repeated id, in the database or earlier in the same batch, is a duplicate: it is
     counted and changes nothing.
     """
-    now = now or datetime.now(timezone.utc)
-    ids = [e["id"] for e in events]
-    known = {d["_id"] async for d in db.events.find({"_id": {"$in": ids}}, {"_id": 1})}
-    fresh, seen = [], set(known)
-    for e in events:
-        if e["id"] not in seen:
-            seen.add(e["id"])
-            fresh.append(e)
-    duplicates = len(events) - len(fresh)
-    if not fresh:
-        return ids, duplicates
-    first = await _allocate(db, len(fresh))
-    docs = [
-        {"_id": e["id"], "seq": first + i, "time": parse_time(e["time"]), "stored_at": now, "event": e}
-        for i, e in enumerate(fresh)
-    ]
-    try:
-        await db.events.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errs = exc.details.get("writeErrors", [])
-        if any(err.get("code") != DUPLICATE_KEY for err in errs):
-            raise
-        duplicates += len(errs)  # lost a race with another request carrying the same id
-    return ids, duplicates
+    req = _Request(events, now or datetime.now(timezone.utc))
+    await _store_group(db, [req])
+    if req.error is not None:
+        raise req.error
+    return [e["id"] for e in events], req.duplicates
+
+
+class EventWriter:
+    """Group commit for `POST /v1/events`: concurrent requests share one database write.
+
+        writer = EventWriter(db)            # one per process and event loop
+        ids, duplicates = await writer.store(events, now=now)
+
+    While a write is in flight, arriving requests queue; the next write takes all of
+    them (up to `max_events`). Each costs the database three commands (`$in` lookup,
+    `$inc`, `insert_many`) whatever the group size, and since one process never has
+    two writes in flight its events commit in `seq` order (no self-made gaps). The
+    result for each caller is the one `store_events` would give.
+    """
+
+    def __init__(self, db: Database, *, max_events: int = 1000) -> None:
+        self.db = db
+        self.max_events = max_events
+        self._queue: list[tuple[_Request, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def store(self, events: list[dict], *, now: datetime | None = None) -> tuple[list[str], int]:
+        req = _Request(events, now or datetime.now(timezone.utc))
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.append((req, done))
+        if self._task is None or self._task.done():
+            # A task of its own: a caller that is cancelled must not stop the others' write.
+            self._task = asyncio.create_task(self._drain(), name="event-writer")
+        await done
+        if req.error is not None:
+            raise req.error
+        return [e["id"] for e in events], req.duplicates
+
+    def _take(self) -> list[tuple[_Request, asyncio.Future]]:
+        taken, total = [], 0
+        while self._queue and (not taken or total + len(self._queue[0][0].events) <= self.max_events):
+            item = self._queue.pop(0)
+            taken.append(item)
+            total += len(item[0].events)
+        return taken
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group = self._take()
+            try:
+                await _store_group(self.db, [req for req, _ in group])
+            except Exception as exc:  # the database failed: every caller in the group gets it
+                for req, _ in group:
+                    req.error = req.error or exc
+            for _, done in group:
+                if not done.done():
+                    done.set_result(None)
 
 
 class SeqReader:

@@ -10,7 +10,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from service.event_store import store_events
+from service.event_store import EventWriter
 from service.events_model import TooLarge, cloudevent_errors, from_cloudevent, validate_batch
 from service.problems import problem
 
@@ -46,6 +46,15 @@ def _items(body: object, kind: str) -> tuple[list, bool, list[dict]]:
     return body, False, []
 
 
+def writer_of(request: Request) -> EventWriter:
+    """The app's group-commit writer, made on first use (it belongs to the running loop)."""
+    ctx = request.app.ctx
+    writer = getattr(ctx, "event_writer", None)
+    if writer is None or writer.db is not ctx.db:
+        writer = ctx.event_writer = EventWriter(ctx.db)
+    return writer
+
+
 @bp.post("/events")
 async def post_events(request: Request) -> HTTPResponse:
     """Store one event or a batch (plain envelopes or CloudEvents); all or nothing."""
@@ -73,7 +82,7 @@ async def post_events(request: Request) -> HTTPResponse:
     if errors:
         metrics.events_rejected.inc(max(1, len(items)))
         return problem(422, "invalid events; nothing was stored", errors=errors)
-    ids, duplicates = await store_events(request.app.ctx.db, events, now=now)
+    ids, duplicates = await writer_of(request).store(events, now=now)
     metrics.events_accepted.inc(len(ids) - duplicates)
     metrics.events_duplicate.inc(duplicates)
     request.app.ctx.runtime.notify_events()
