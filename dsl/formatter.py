@@ -371,13 +371,7 @@ def format_file(rf: A.RuleFile) -> str:
     ci = 0
     for decl in rf.declarations:
         while ci < len(comments) and comments[ci].span.line < decl.span.line:
-            c = comments[ci]
-            if c.span.line == last_line and out:
-                out[-1] += "  " + c.text
-            else:
-                _gap(out, last_line, c.span.line)
-                out.append(c.text)
-            last_line = c.span.line
+            last_line = _put_comment(out, comments[ci], last_line)
             ci += 1
         inner = []
         while ci < len(comments) and comments[ci].span.line <= decl.span.end_line:
@@ -391,13 +385,18 @@ def format_file(rf: A.RuleFile) -> str:
             out += _block_lines(decl, trailing, leading)
         last_line = decl.span.end_line
     for c in comments[ci:]:
-        if c.span.line == last_line and out:
-            out[-1] += "  " + c.text
-        else:
-            _gap(out, last_line, c.span.line)
-            out.append(c.text)
-        last_line = c.span.line
+        last_line = _put_comment(out, c, last_line)
     return "\n".join(out) + "\n" if out else ""
+
+
+def _put_comment(out: list[str], c: A.Comment, last_line: int) -> int:
+    """A comment between declarations: at the end of the line it shared, else its own line."""
+    if c.span.line == last_line and out:
+        out[-1] += "  " + c.text
+    else:
+        _gap(out, last_line, c.span.line)
+        out.append(c.text)
+    return c.span.line
 
 
 def _gap(out: list[str], last_line: int, next_line: int) -> None:

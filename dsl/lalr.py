@@ -131,17 +131,19 @@ class Driver:
             act = actions[stack[-1]].get("$END")
             if act is None or act[0] == SHIFT:  # $END is never shifted
                 raise self._unexpected(end_token, stack, values)
-            _, size, callback, origin = act
-            if size:
-                value = callback(values[-size:])
-                del values[-size:]
-                del stack[-size:]
-            else:
-                value = callback([])
-            values.append(value)
-            stack.append(actions[stack[-1]][origin][1])
+            self._reduce(act, stack, values)
             if stack[-1] == end:
                 return values[-1]
+
+    def _reduce(self, act: tuple, stack: list, values: list) -> None:
+        """One reduction (the token loop above has the same steps inlined for speed)."""
+        _, size, callback, origin = act
+        value = callback(values[-size:] if size else [])
+        if size:
+            del values[-size:]
+            del stack[-size:]
+        values.append(value)
+        stack.append(self.actions[stack[-1]][origin][1])
 
     def _unexpected(self, token: Token, stack: list, values: list) -> UnexpectedToken:
         expected = {s for s in self.actions[stack[-1]] if s.isupper()}
