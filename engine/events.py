@@ -178,13 +178,14 @@ def from_ms(ms: int) -> datetime:
 
 
 def event_ms(ev: dict) -> int:
-    """The event's `time` in milliseconds (`time` is always set by the caller)."""
+    """The event's `time` in milliseconds (`time` is always set by the caller: an RFC
+    3339 text or a datetime, naive meaning UTC)."""
     t = ev["time"]
-    if isinstance(t, datetime):
-        return to_ms(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
-    return to_ms(_parse(t))
+    if type(t) is str:
+        t = _fromisoformat(t)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return (t - EPOCH) // _MS
 
 
-def _parse(text: str) -> datetime:
-    t = datetime.fromisoformat(text)
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+_fromisoformat = datetime.fromisoformat

@@ -178,6 +178,9 @@ def _compare_cond(expr: A.Compare) -> Cond:
         fast = _fast_compare(op, left, const)
         if fast is not None:
             return fast
+    word = _bare_word(expr.right, table) or (const if is_lit and isinstance(const, str) else None)
+    if table is not None and word is not None and op in ORDER:
+        return _ranked(ORDER[op], left, table, table.get(word.lower()))
     return lambda ev, fam: compare(op, left(ev, fam), right(ev, fam), table)
 
 
@@ -207,6 +210,22 @@ def _fast_compare(op: str, left: Value, const: Any) -> Cond | None:
                 return type(v) is not bool and v == const
             return equal
     return None
+
+
+def _ranked(fn: Callable[[Any, Any], bool], left: Value, table: dict[str, int],
+            rank: int | None) -> Cond:
+    """`level >= warn`: the hot path of `compare` with a rank table and a text on the
+    right; anything but a known level (or severity) text on the left compares false."""
+    if rank is None:
+        return lambda ev, fam: False
+
+    def ranked(ev: dict, fam: str) -> bool:
+        v = left(ev, fam)
+        if not isinstance(v, str):
+            return False
+        r = table.get(v.lower())
+        return r is not None and fn(r, rank)
+    return ranked
 
 
 def _membership(left: Value, right: A.Expr, *, negate: bool) -> Cond:

@@ -1,7 +1,7 @@
 """The timer queue: deadlines in integer ms, fired in (deadline, insertion) order.
 
-A timer is named by its id (`kind|monitor|key`...): scheduling an id again replaces the
-earlier deadline, cancelling removes it. Stale heap entries are skipped when popped.
+A timer is named by (kind, monitor, key): scheduling the same name again
+replaces the earlier deadline, cancelling removes it. Stale heap entries are skipped when popped.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 @dataclass(slots=True)
 class Timer:
-    id: str
     kind: str
     monitor: str
     key: str  # key_id of the alert / series / execution it belongs to
@@ -21,31 +20,38 @@ class Timer:
     seq: int
     data: Any = None
 
+    @property
+    def id(self) -> str:
+        return f"{self.kind}|{self.monitor}|{self.key}"
+
     def dump(self) -> list:
         return [self.id, self.kind, self.monitor, self.key, self.deadline, self.seq, self.data]
+
+
+Tid = tuple  # (kind, monitor, key): cheaper to build and hash than a joined text
 
 
 class TimerQueue:
     def __init__(self) -> None:
         # (deadline, seq, id); public so the hot path can peek at the next deadline
-        self.heap: list[tuple[int, int, str]] = []
-        self._timers: dict[str, Timer] = {}
+        self.heap: list[tuple[int, int, Tid]] = []
+        self._timers: dict[Tid, Timer] = {}
         self._seq = 0
 
     def schedule(self, kind: str, monitor: str, key: str, deadline: int, data: Any = None) -> None:
-        tid = f"{kind}|{monitor}|{key}"
+        tid = (kind, monitor, key)
         old = self._timers.get(tid)
         if old is not None and old.deadline == deadline and old.data == data:
             return
-        self._seq += 1
-        self._timers[tid] = Timer(tid, kind, monitor, key, deadline, self._seq, data)
-        heapq.heappush(self.heap, (deadline, self._seq, tid))
+        self._seq = seq = self._seq + 1
+        self._timers[tid] = Timer(kind, monitor, key, deadline, seq, data)
+        heapq.heappush(self.heap, (deadline, seq, tid))
 
     def cancel(self, kind: str, monitor: str, key: str) -> None:
-        self._timers.pop(f"{kind}|{monitor}|{key}", None)
+        self._timers.pop((kind, monitor, key), None)
 
     def get(self, kind: str, monitor: str, key: str) -> Timer | None:
-        return self._timers.get(f"{kind}|{monitor}|{key}")
+        return self._timers.get((kind, monitor, key))
 
     def pop_due(self, until: int, inclusive: bool = True) -> Timer | None:
         """The next live timer due at or before `until` (before, if not inclusive)."""
@@ -72,10 +78,11 @@ class TimerQueue:
         return {"seq": self._seq, "timers": [t.dump() for t in self._timers.values()]}
 
     def load(self, d: dict, keep: set[str]) -> None:
-        """Restore the timers of the monitors in `keep`."""
+        """Restore the timers of the monitors in `keep` (rows as `Timer.dump` writes them)."""
         self._seq = max(self._seq, d["seq"])
         for row in d["timers"]:
-            t = Timer(*row)
+            t = Timer(*row[1:])
             if t.monitor in keep:
-                self._timers[t.id] = t
-                heapq.heappush(self.heap, (t.deadline, t.seq, t.id))
+                tid = (t.kind, t.monitor, t.key)
+                self._timers[tid] = t
+                heapq.heappush(self.heap, (t.deadline, t.seq, tid))

@@ -29,8 +29,11 @@ def resolution_ms(window_ms: int) -> int:
 class Agg:
     """One aggregate's buckets. `value(window_ms)` is None when it has no value."""
 
+    __slots__ = ("func", "counting", "buckets", "count", "total", "values")
+
     def __init__(self, func: str) -> None:
         self.func = func
+        self.counting = func in ("count", "rate")  # buckets hold counts (`Series.add`)
         self.buckets: dict[int, Any] = {}
         self.count = 0
         self.total = 0.0
@@ -140,7 +143,17 @@ class Series:
         if b <= self.cutoff:
             return False
         agg = self.aggs[i]
-        if b not in agg.buckets:  # a duplicate across aggregates is harmless
+        buckets = agg.buckets
+        if agg.counting:  # the hot path, `Agg.add` inlined
+            n = buckets.get(b)
+            if n is None:
+                heapq.heappush(self.heap, b)  # a duplicate across aggregates is harmless
+                buckets[b] = 1
+            else:
+                buckets[b] = n + 1
+            agg.count += 1
+            return True
+        if b not in buckets:
             heapq.heappush(self.heap, b)
         agg.add(b, v)
         return True
@@ -158,7 +171,8 @@ class Series:
                 a.expire(b)
 
     def values(self) -> list[float | None]:
-        return [a.value(self.window_ms) for a in self.aggs]
+        w = self.window_ms
+        return [a.count if a.func == "count" else a.value(w) for a in self.aggs]
 
     def next_expiry_ms(self) -> int | None:
         """When the oldest bucket leaves the window (None: the window is empty)."""

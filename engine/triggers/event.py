@@ -96,7 +96,7 @@ class DurationRuntime(EventRuntime):
         cm = self.cm
         if exec_id is None or (cm.where is not None and not cm.where(ev, fam)):
             return
-        self.runs[exec_id] = {"start": t, "key": cm.key(ev, fam), "event": ev, "fired": False}
+        self.runs[exec_id] = {"start": t, "key": self.keyed(ev, fam)[0], "event": ev, "fired": False}
         self.engine.timers.schedule("run", cm.name, exec_id, t + cm.duration_ms, "fire")
 
     def on_timer(self, timer: Timer) -> None:

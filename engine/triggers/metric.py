@@ -51,30 +51,35 @@ class MetricRuntime(Runtime):
             entry = self.series[kid] = _Entry(key, series, aid or alert_id(self.cm.name, kid))
         return entry
 
+    def _feeds_of(self, etype: str) -> list:
+        """(aggregate index, its `where`, its field) of the aggregates `etype` feeds."""
+        if len(self._feeds) > 1000:
+            self._feeds = {}
+        feeds = self._feeds[etype] = [(i, a.where, a.field) for i, a in enumerate(self.cm.metric.aggs)
+                                      if a.pattern.matches(etype)]
+        return feeds
+
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
         if cm.where is not None and not cm.where(ev, fam):
             return
         etype = ev.get("type", "")
-        feeds = self._feeds.get(etype)
-        if feeds is None:
-            feeds = self._feeds[etype] = [(i, a) for i, a in enumerate(cm.metric.aggs)
-                                          if a.pattern.matches(etype)]
-            if len(self._feeds) > 1000:
-                self._feeds = {}
-        kid = entry = None
+        feeds = self._feeds.get(etype) or self._feeds_of(etype)
+        kid = entry = series = None
         added = False
-        for i, agg in feeds:
-            if agg.where is not None and not agg.where(ev, fam):
+        for i, where, field in feeds:
+            if where is not None and not where(ev, fam):
                 continue
             if entry is None:
                 key, kid, aid = self.keyed(ev, fam)
                 entry = self.series.get(kid) or self._entry(key, kid, aid)
-            v = agg.field(ev, fam) if agg.field is not None else None
-            added = entry.series.add(t, i, v) or added
+                series = entry.series
+            if series.add(t, i, field(ev, fam) if field is not None else None):
+                added = True
         if added:
-            now = self.engine.clock_ms if self.engine.clock_ms > t else t
-            entry.series.advance(now)
+            clock = self.engine.clock_ms
+            now = clock if clock > t else t
+            series.advance(now)
             self._evaluate(kid, entry, now)
 
     def _evaluate(self, kid: str, entry: _Entry, now: int) -> None:
