@@ -20,6 +20,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 SCOPES = ("ingest", "admin")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+MAX_DURATION_SECONDS = 100 * 366 * 86400.0  # a century: beyond it a datetime sum may overflow
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -27,7 +28,10 @@ def parse_duration(text: str) -> timedelta:
     """`30d`, `1h30m`, `250ms`, `90` (seconds) -> timedelta; ValueError otherwise."""
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return timedelta(seconds=float(text))
+        total = float(text)
+        if total > MAX_DURATION_SECONDS:
+            raise ValueError(f"duration too long: {text!r}")
+        return timedelta(seconds=total)
     pos, total = 0, 0.0
     for m in _DURATION.finditer(text):
         if m.start() != pos:
@@ -36,6 +40,8 @@ def parse_duration(text: str) -> timedelta:
         pos = m.end()
     if pos != len(text) or not text:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30d, 12h, 1h30m)")
+    if total > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration too long: {text!r} (at most 100 years)")
     return timedelta(seconds=total)
 
 

@@ -11,7 +11,8 @@ UTC (the receive time when absent).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import math
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +25,10 @@ MAX_BATCH = 1000
 MAX_DATA_DEPTH = 32
 MAX_FUTURE = timedelta(minutes=5)
 TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
+# BSON stores integers in at most 64 bits; larger ones cannot be stored (send them as strings).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 
@@ -43,8 +48,8 @@ class Customer(BaseModel):
 class Execution(BaseModel):
     model_config = _Strict
     id: str | None = None
-    duration: Annotated[float, Field(ge=0, strict=False)] | None = None
-    attempt: Annotated[int, Field(ge=0)] | None = None
+    duration: Annotated[float, Field(ge=0, strict=False, allow_inf_nan=False)] | None = None
+    attempt: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
     will_retry: bool | None = None
     started_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
 
@@ -93,6 +98,57 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _bad_text(text: str) -> bool:
+    """Unpaired surrogates (`"\\ud800"` parses in Python) cannot be encoded as UTF-8 for BSON."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _leaf_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "text with an unpaired surrogate (not Unicode)" if _bad_text(value) else None
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        return "integer outside the 64-bit range (send it as a string)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number"
+    return None
+
+
+def _storage_problem(raw: Any, prefix: str) -> tuple[str, str] | None:
+    """(JSON Pointer, message) of the first value MongoDB cannot store, else None.
+
+    Field names with NUL or unpaired surrogates, such text values, integers beyond 64
+    bits, NaN and infinities. Walked without recursion (depth is checked elsewhere).
+    """
+    stack: list[tuple[Any, str]] = [(raw, prefix)]
+    while stack:
+        node, where = stack.pop()
+        pairs = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in pairs:
+            path = f"{where}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if isinstance(key, str) and ("\x00" in key or _bad_text(key)):
+                return path, "a field name with a NUL character or an unpaired surrogate"
+            if isinstance(child, dict | list):
+                stack.append((child, path))
+            elif (message := _leaf_problem(child)) is not None:
+                return path, message
+    return None
+
+
+def _time_problem(value: datetime | None) -> str | None:
+    """Times are kept as UTC RFC 3339 with a 4-digit year: 1970 to 9000 covers every real event."""
+    if value is None:
+        return None
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        return "out of range"
+    return None if EARLIEST <= utc < LATEST else "must be between 1970 and 9000"
+
+
 def _pointer(prefix: str, loc: tuple) -> str:
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
     return prefix + "".join("/" + p for p in parts)
@@ -111,6 +167,12 @@ def validate_event(raw: Any, index: int, prefix: str, now: datetime,
     """One envelope -> (stored form, errors); `max_future=None` allows any time (dry runs)."""
     if not isinstance(raw, dict):
         return None, [{"index": index, "path": prefix or "", "message": "an event must be a JSON object"}]
+    unstorable = _storage_problem(raw, prefix)
+    if unstorable is not None:
+        return None, [{"index": index, "path": unstorable[0], "message": unstorable[1]}]
+    if isinstance(raw.get("data"), dict | list) and _depth(raw["data"]) > MAX_DATA_DEPTH:
+        # Before anything recursive (json.dumps, pydantic) meets the deep value.
+        return None, [{"index": index, "path": f"{prefix}/data", "message": "nested deeper than 32 levels"}]
     if len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
         raise TooLarge(f"event {index} is larger than 64 KiB")
     try:
@@ -122,9 +184,10 @@ def validate_event(raw: Any, index: int, prefix: str, now: datetime,
         ]
         return None, errors
     errors = []
-    if event.data is not None and _depth(event.data) > MAX_DATA_DEPTH:
-        errors.append({"index": index, "path": f"{prefix}/data", "message": "nested deeper than 32 levels"})
-    if event.time is not None and max_future is not None and event.time - now > max_future:
+    for path, value in (("/time", event.time), ("/execution/started_at", event.execution and event.execution.started_at)):
+        if (message := _time_problem(value)) is not None:
+            errors.append({"index": index, "path": prefix + path, "message": message})
+    if not errors and event.time is not None and max_future is not None and event.time - now > max_future:
         errors.append({"index": index, "path": f"{prefix}/time", "message": "more than 5 minutes in the future"})
     if errors:
         return None, errors

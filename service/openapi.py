@@ -45,26 +45,37 @@ def _param(name: str, where: str = "query", schema: dict | None = None, required
 
 
 OBJ = {"type": "object"}
-FILES = {"type": "object", "required": ["files"],
+EVENT = {"$ref": "#/components/schemas/Event"}
+# Mirrors service.config.parse_duration: `90`, `30d`, `1h30m`, `250ms`.
+DURATION = {"type": "string", "pattern": r"^(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d|w))+)$", "examples": ["5m", "1h30m"]}
+RULE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.rules$", "examples": ["main.rules"]}
+STATUS = {"type": "string", "enum": ["firing", "pending", "resolved", "inactive"]}
+FILES = {"type": "object", "required": ["files"], "additionalProperties": False,
          "properties": {"files": {"type": "object", "additionalProperties": {"type": "string"}}}}
 RULE_BODY = {JSON: {"schema": FILES}, "text/plain": {"schema": {"type": "string"}}}
 LIST = {"type": "object", "required": ["items", "next_cursor"],
         "properties": {"items": {"type": "array", "items": OBJ}, "next_cursor": {"type": ["string", "null"]}}}
-BY = {"type": "object", "properties": {"by": {"type": "string"}, "comment": {"type": "string"}}}
-SILENCE = {"type": "object", "required": ["matchers"], "properties": {
-    "matchers": {"type": "object", "additionalProperties": {"type": "string"}},
-    "ends_at": {"type": "string", "format": "date-time"}, "duration": {"type": "string"},
-    "comment": {"type": "string"}, "by": {"type": "string"}}}
-TEST = {"type": "object", "required": ["files", "events"], "properties": {
+BY = {"type": "object", "additionalProperties": False,
+      "properties": {"by": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]}}}
+_SILENCE_COMMON = {"matchers": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
+                   "comment": {"type": ["string", "null"]}, "by": {"type": ["string", "null"]}}
+SILENCE = {"description": "exactly one of `duration` and `ends_at`; the silence ends within a year", "oneOf": [
+    {"type": "object", "required": ["matchers", "duration"], "additionalProperties": False,
+     "properties": {**_SILENCE_COMMON, "duration": DURATION}},
+    {"type": "object", "required": ["matchers", "ends_at"], "additionalProperties": False,
+     "properties": {**_SILENCE_COMMON, "ends_at": {"type": "string", "format": "date-time"}}}]}
+TEST = {"type": "object", "required": ["files", "events"], "additionalProperties": False, "properties": {
     "files": {"type": "object", "additionalProperties": {"type": "string"}},
-    "events": {"type": "array", "items": OBJ}, "until": {"type": "string", "format": "date-time"}}}
+    "events": {"type": "array", "maxItems": 1000, "items": EVENT},
+    "until": {"type": "string", "format": "date-time"}}}
+PAGE = [_param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}), _param("cursor")]
 
 
 def _paths() -> dict:
-    event_body = {"oneOf": [{"$ref": "#/components/schemas/Event"},
-                            {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}]}
+    event_body = {"oneOf": [EVENT, {"type": "array", "maxItems": 1000, "items": EVENT}]}
     alert_id = _param("id", "path")
-    name = _param("name", "path")
+    name = _param("name", "path", RULE_NAME)
+    lint_name = [_param("name", schema=RULE_NAME)]
     return {
         "/v1/events": {"post": _op("Store one event or a batch", {
             **_ok(202, "Stored", {"type": "object", "properties": {
@@ -74,9 +85,11 @@ def _paths() -> dict:
             JSON: {"schema": event_body}, "application/cloudevents+json": {"schema": OBJ},
             "application/cloudevents-batch+json": {"schema": {"type": "array", "items": OBJ}}})},
         "/v1/rules/lint": {"post": _op("Lint rule files", {**_ok(200, "Diagnostics", OBJ),
-                                                           **_problem(400, 415, 422)}, body=RULE_BODY)},
+                                                           **_problem(400, 415, 422)}, body=RULE_BODY,
+                                       params=lint_name)},
         "/v1/rules/validate": {"post": _op("Validate against the active set", {
-            **_ok(200, "Diagnostics and monitors", OBJ), **_problem(400, 415, 422)}, body=RULE_BODY)},
+            **_ok(200, "Diagnostics and monitors", OBJ), **_problem(400, 415, 422)}, body=RULE_BODY,
+            params=lint_name)},
         "/v1/rules": {"get": _op("The active rule set", _ok(200, "Rule set", OBJ))},
         "/v1/rules/reload": {"post": _op("Re-read the rules directory", {
             **_ok(200, "Reload outcome", OBJ), **_problem(409)})},
@@ -87,23 +100,22 @@ def _paths() -> dict:
                        body={"text/plain": {"schema": {"type": "string"}}}, params=[name]),
             "delete": _op("Delete a rule file", {**_ok(200, "New version", OBJ), **_problem(404, 422)},
                           params=[name])},
-        "/v1/monitors": {"get": _op("Monitors", _ok(200, "Monitors", LIST))},
+        "/v1/monitors": {"get": _op("Monitors", {**_ok(200, "Monitors", LIST), **_problem(422)}, params=PAGE)},
         "/v1/alerts": {"get": _op("Alerts, newest first", {**_ok(200, "A page of alerts", LIST), **_problem(422)},
-                                  params=[_param("status", schema={"enum": ["firing", "pending", "resolved"]}),
-                                          _param("monitor"), _param("acknowledged", schema={"type": "boolean"}),
-                                          _param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}),
-                                          _param("cursor")])},
+                                  params=[_param("status", schema=STATUS), _param("monitor"),
+                                          _param("acknowledged", schema={"type": "boolean"}), *PAGE])},
         "/v1/alerts/{id}": {"get": _op("An alert with its alert events and deliveries", {
             **_ok(200, "Alert", OBJ), **_problem(404)}, params=[alert_id])},
         "/v1/alerts/{id}/context": {"get": _op("Stored events around the alert's last trigger", {
             **_ok(200, "Events", LIST), **_problem(404, 422)},
-            params=[alert_id, _param("before"), _param("after")])},
+            params=[alert_id, _param("before", schema=DURATION), _param("after", schema=DURATION), *PAGE])},
         "/v1/alerts/{id}/acknowledge": {"post": _op("Acknowledge", {
             **_ok(200, "Alert", OBJ), **_problem(400, 404, 409)}, body={JSON: {"schema": BY}}, params=[alert_id])},
         "/v1/alerts/{id}/clear": {"post": _op("Resolve by hand", {
             **_ok(200, "Alert", OBJ), **_problem(400, 404, 409)}, body={JSON: {"schema": BY}}, params=[alert_id])},
         "/v1/silences": {
-            "get": _op("Silences", _ok(200, "Silences", LIST)),
+            "get": _op("Silences", {**_ok(200, "Silences", LIST), **_problem(422)},
+                       params=[_param("all", schema={"type": "boolean"}), *PAGE]),
             "post": _op("Create a silence", {**_ok(201, "Silence", OBJ), **_problem(400, 415, 422)},
                         body={JSON: {"schema": SILENCE}})},
         "/v1/silences/{id}": {"delete": _op("Delete a silence", {**_ok(204, "Deleted"), **_problem(404)},

@@ -12,6 +12,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from bson.errors import InvalidDocument
 from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -57,6 +58,14 @@ def install(app: Sanic) -> None:
         detail = str(exc) if status < 500 else None
         headers = dict(getattr(exc, "headers", {}) or {})
         return problem(status, detail, headers=headers)
+
+    @app.exception(InvalidDocument, UnicodeEncodeError)
+    async def _unstorable(request: Request, exc: Exception) -> HTTPResponse:
+        # A last line behind the routes' own validation: input MongoDB cannot hold (NUL in
+        # a field name, unpaired surrogates) is the client's mistake, not a server error.
+        log.warning("unstorable input on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return problem(422, "the request holds text that cannot be stored "
+                            "(a NUL character in a field name or an unpaired surrogate)")
 
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:

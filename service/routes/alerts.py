@@ -20,12 +20,12 @@ from engine.model import rfc3339
 from service.config import parse_duration
 from service.event_store import parse_time
 from service.problems import Problem
-from service.routes.events import media_type, parse_json
+from service.json_body import media_type, parse_json
 from service.routes.paging import decode, encode, limit_of
 
 bp = Blueprint("alerts", url_prefix="/v1/alerts")
 
-STATUSES = ("firing", "pending", "resolved")
+STATUSES = ("firing", "pending", "resolved", "inactive")
 HIDDEN = ("_id", "sort_at", "updated_at")
 COMMAND_WAIT_SECONDS = 5.0
 
@@ -39,7 +39,7 @@ def _filters(request: Request) -> dict[str, Any]:
     status = request.args.get("status")
     if status is not None:
         if status not in STATUSES:
-            raise Problem(422, "status is firing, pending or resolved",
+            raise Problem(422, "status is firing, pending, resolved or inactive",
                           errors=[{"index": 0, "path": "status", "message": "unknown status"}])
         query["status"] = status
     if request.args.get("monitor") is not None:

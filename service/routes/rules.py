@@ -9,7 +9,7 @@ from sanic.response import json as json_response
 
 import dsl
 from service.problems import Problem
-from service.routes.events import media_type, parse_json
+from service.json_body import media_type, parse_json
 from service.rules_store import FILE_NAME, errors_of, monitor_rows
 
 bp = Blueprint("rules", url_prefix="/v1/rules")

@@ -15,7 +15,7 @@ from sanic.response import json as json_response
 from engine.model import rfc3339
 from service.config import parse_duration
 from service.problems import Problem
-from service.routes.events import media_type, parse_json
+from service.json_body import media_type, parse_json
 from service.routes.paging import decode, encode, limit_of
 
 bp = Blueprint("silences", url_prefix="/v1/silences")
@@ -43,6 +43,8 @@ class SilenceIn(BaseModel):
     def _not_empty(cls, v: dict[str, str]) -> dict[str, str]:
         if not v:
             raise ValueError("at least one matcher (e.g. monitor, flow)")
+        if any("\x00" in k for k in v):
+            raise ValueError("a matcher name cannot hold a NUL character")
         return v
 
     @field_validator("duration")
@@ -79,10 +81,11 @@ async def create(request: Request) -> HTTPResponse:
                   for e in exc.errors(include_url=False)] if isinstance(exc, ValidationError) else []
         raise Problem(422, "invalid silence", errors=errors) from exc
     now = datetime.now(timezone.utc)
-    ends_at = s.ends_at.astimezone(timezone.utc) if s.ends_at else now + parse_duration(s.duration or "0s")
-    if ends_at <= now or ends_at - now > MAX_SILENCE:
+    ends_at = s.ends_at if s.ends_at else now + parse_duration(s.duration or "0s")
+    if ends_at <= now or ends_at - now > MAX_SILENCE:  # aware comparisons: no UTC conversion to overflow
         raise Problem(422, "a silence ends in the future, within a year",
-                      errors=[{"index": 0, "path": "/ends_at", "message": "out of range"}])
+                      errors=[{"index": 0, "path": "/ends_at" if s.ends_at else "/duration", "message": "out of range"}])
+    ends_at = ends_at.astimezone(timezone.utc)
     doc = {"_id": f"sil_{int(now.timestamp() * 1000):013d}_{uuid.uuid4().hex[:8]}", "matchers": s.matchers, "starts_at": now, "ends_at": ends_at,
            "comment": s.comment, "by": s.by, "created_at": now}
     await request.app.ctx.db.silences.insert_one(doc)

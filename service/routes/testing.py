@@ -11,11 +11,10 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 import dsl
-from engine.model import rfc3339
 from service.event_store import parse_time
-from service.events_model import MAX_BATCH, validate_event
+from service.events_model import EARLIEST, LATEST, MAX_BATCH, validate_event
 from service.problems import Problem
-from service.routes.events import media_type, parse_json
+from service.json_body import media_type, parse_json
 from service.rules_store import errors_of
 
 bp = Blueprint("testing", url_prefix="/v1")
@@ -41,10 +40,10 @@ def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None]
     if until is not None:
         try:
             until_time = parse_time(until) if isinstance(until, str) else None
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
-        if until_time is None:
-            errors.append({"index": 0, "path": "/until", "message": "an RFC 3339 time"})
+        if until_time is None or not EARLIEST <= until_time < LATEST:
+            errors.append({"index": 0, "path": "/until", "message": "an RFC 3339 time between 1970 and 9000"})
     extra = [k for k in body if k not in ("files", "events", "until")]
     errors += [{"index": 0, "path": f"/{k}", "message": "unknown field"} for k in extra]
     if errors:
@@ -69,9 +68,8 @@ async def test_rules(request: Request) -> HTTPResponse:
     if ruleset is None or errors_of(diagnostics):
         return json_response({"ok": False, "alert_events": [], "diagnostics": shown})
     from engine import replay
+    from engine.cli import result_rows
 
+    # The same rows as `tocsin test --format json`: sorted, muted ones left out, with severity.
     out = replay(ruleset, events, until=until) if events or until else []
-    return json_response({"ok": True, "diagnostics": shown, "alert_events": [
-        {"monitor": ae.monitor, "key": ae.key, "kind": ae.kind, "at": rfc3339(ae.at), "targets": ae.targets}
-        for ae in out
-    ]})
+    return json_response({"ok": True, "diagnostics": shown, "alert_events": result_rows(out)})

@@ -150,7 +150,7 @@ async def test_dry_run_has_no_side_effects(live, receiver):
     assert r.status_code == 200, r.text
     [ae] = r.json()["alert_events"]
     assert ae == {"monitor": "t", "key": {"instance": "i1", "flow": "Sync"}, "kind": "fired",
-                  "at": "2026-01-01T00:00:00.000Z", "targets": ["email:ana@example.com"]}
+                  "at": "2026-01-01T00:00:00.000Z", "severity": "error", "targets": ["email:ana@example.com"]}
     assert (await live.get("/v1/alerts")).json()["items"] == []
     bad = await live.post("/v1/test", json={"files": {}, "events": [{"id": "x"}]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "/events/0/type"
