@@ -2,6 +2,16 @@
 
 SecantusDB (GPL) is the optional extra `tocsin[embedded]`; it is imported only here and
 only when needed, so a production install never loads it.
+
+Settings (why: docs/performance.md § Embedded database settings):
+- durable, with an fsync of the WiredTiger journal at every commit: the 202 is sent
+  after the write is on disk, so accepted events survive a crash of the process (and
+  of the machine). Without the fsync SecantusDB keeps the journal record in a buffer
+  for up to ~100 ms, and a killed process loses acknowledged writes (measured; see
+  tests/service/test_embedded.py). `SECANTUS_TEST_FAST_STORAGE` cannot turn this off.
+- standalone (no replica set, so no oplog write per document): Tocsin uses neither
+  change streams nor transactions.
+- test commands (`configureFailPoint`) off, as on mongod.
 """
 
 from __future__ import annotations
@@ -18,12 +28,24 @@ def with_retry_writes_off(uri: str) -> str:
     return f"{uri}{sep}retryWrites=false"
 
 
+def server_options(data_dir: str, *, ttl_sweep_seconds: float, sync_on_commit: bool) -> dict[str, Any]:
+    """Keyword arguments of `SecantusDBServer` for Tocsin's embedded database."""
+    options: dict[str, Any] = dict(
+        storage_path=data_dir, port=0, ttl_sweep_seconds=ttl_sweep_seconds,
+        replica_set_name=None, enable_test_commands=False,
+    )
+    if data_dir != ":memory:":  # `:memory:` has no journal to speak of
+        options.update(durable=True, sync_on_commit=sync_on_commit)
+    return options
+
+
 class EmbeddedDatabase:
     """A SecantusDB server on a local directory (`:memory:` for tests); `.uri` once started."""
 
-    def __init__(self, data_dir: str, *, ttl_sweep_seconds: float = 60.0) -> None:
+    def __init__(self, data_dir: str, *, ttl_sweep_seconds: float = 60.0, sync_on_commit: bool = True) -> None:
         self.data_dir = data_dir
         self.ttl_sweep_seconds = ttl_sweep_seconds
+        self.sync_on_commit = sync_on_commit
         self._server: Any = None
         self.uri = ""
 
@@ -37,9 +59,8 @@ class EmbeddedDatabase:
             ) from exc
         if self.data_dir != ":memory:":
             os.makedirs(self.data_dir, exist_ok=True)
-        self._server = SecantusDBServer(
-            storage_path=self.data_dir, port=0, ttl_sweep_seconds=self.ttl_sweep_seconds
-        )
+        self._server = SecantusDBServer(**server_options(
+            self.data_dir, ttl_sweep_seconds=self.ttl_sweep_seconds, sync_on_commit=self.sync_on_commit))
         self._server.start()
         self.uri = with_retry_writes_off(self._server.uri)
         return self.uri
