@@ -8,8 +8,11 @@ as medians over `--runs` runs:
   1 and of 100 events, `--clients` concurrent HTTP/1.1 connections;
 - event-to-alert-event latency p50/p99: POST of an event that opens a new alert until
   `GET /v1/alerts` shows it (evaluator round + writes; polling adds up to 5 ms).
-- the CPU split during the batch-100 phase: SecantusDB runs as its own process there,
-  so CPU seconds of the database and of Tocsin are measured separately (`/proc`).
+- the CPU split during the batch-100 phase: SecantusDB runs as its own process there
+  (with the embedded settings), so CPU seconds of the database and of Tocsin are
+  measured separately (`/proc`), also per accepted event (robust on a loaded machine);
+- a short profile of `tocsin serve` in that phase when py-spy is installed (a dev
+  tool, not a dependency): the share of busy samples per component.
 
 Figures are bounded by SecantusDB (an embedded, Python MongoDB-compatible server), not
 by MongoDB: they are not MongoDB's figures.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -76,8 +80,9 @@ def serve(workdir: Path, env: dict[str, str]):
 @contextlib.contextmanager
 def secantus_process(workdir: Path):
     port = free_port()
+    # The embedded settings (service/embedded.py): standalone, fsync per commit.
     proc = subprocess.Popen([sys.executable, "-m", "secantus", "--port", str(port), "--storage-path",
-                             str(workdir / "db"), "--log-level", "ERROR"],
+                             str(workdir / "db"), "--log-level", "ERROR", "--standalone", "--sync-on-commit"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -90,6 +95,42 @@ def secantus_process(workdir: Path):
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(15)
+
+
+IDLE_LEAVES = ("_run_server_forever", "Condition.wait", "recv_into", "socket.accept", "select", "sleep",
+               "PeriodicExecutor._run", "_CtypesTimeoutManager.run", "WorkerThread.run", "_worker")
+BUCKETS = (("service/", "tocsin service"), ("engine/", "tocsin engine"), ("pydantic", "pydantic"),
+           ("pymongo/", "pymongo"), ("bson/", "bson"), ("sanic", "sanic"), ("asyncio", "asyncio"),
+           ("uvloop", "asyncio"), ("json", "json"), ("dramatiq", "dramatiq"))
+
+
+def py_spy() -> str | None:
+    """py-spy next to the interpreter or on PATH (a dev tool, not a dependency)."""
+    local = Path(sys.executable).parent / "py-spy"
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
+    spy = py_spy()
+    if spy is None:
+        return None
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-o", str(out), "-f", "raw", "-r", "200",
+                             "-d", str(max(1, int(seconds))), "--threads"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def profile_summary(raw: Path) -> dict[str, float]:
+    """Share of busy samples per component (by the innermost frame's file)."""
+    counts: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        if any(idle in leaf for idle in IDLE_LEAVES):
+            continue
+        bucket = next((name for key, name in BUCKETS if key in leaf), "other")
+        counts[bucket] = counts.get(bucket, 0) + int(n)
+    total = sum(counts.values()) or 1
+    return {k: v / total for k, v in counts.items()}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -164,11 +205,18 @@ def one_run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             out["batch100"] = ingest(url, 100, args.clients, args.seconds)
             out["alert"] = alert_latency(url)
         with secantus_process(work) as (db_proc, uri), serve(work, {"TOCSIN_MONGODB_URI": uri}) as (proc, url):
+            spy = start_profile(proc.pid, args.seconds, work / "profile.txt")
             before = (cpu_seconds(proc.pid), cpu_seconds(db_proc.pid), time.monotonic())
             out["split"] = ingest(url, 100, args.clients, args.seconds)
             wall = time.monotonic() - before[2]
             out["split"]["tocsin_cpu"] = (cpu_seconds(proc.pid) - before[0]) / wall
             out["split"]["db_cpu"] = (cpu_seconds(db_proc.pid) - before[1]) / wall
+            events = out["split"]["events_s"] * wall
+            out["split"]["tocsin_ms"] = (cpu_seconds(proc.pid) - before[0]) * 1000 / events
+            out["split"]["db_ms"] = (cpu_seconds(db_proc.pid) - before[1]) * 1000 / events
+            if spy is not None:
+                spy.wait(60)
+                out["profile"] = profile_summary(work / "profile.txt")
         return out
 
 
@@ -193,6 +241,15 @@ def main() -> None:
     print(f"  batch of 100 with SecantusDB as its own process: {median_of(runs, 'split', 'events_s'):.0f} events/s; "
           f"CPU: SecantusDB {median_of(runs, 'split', 'db_cpu'):.2f} cores, "
           f"tocsin serve {median_of(runs, 'split', 'tocsin_cpu'):.2f} cores")
+    print(f"    CPU per accepted event: SecantusDB {median_of(runs, 'split', 'db_ms'):.3f} ms, "
+          f"tocsin serve {median_of(runs, 'split', 'tocsin_ms'):.3f} ms")
+    profiles = [r["profile"] for r in runs if "profile" in r]
+    if profiles:
+        names = sorted({k for p in profiles for k in p}, key=lambda k: -statistics.median(p.get(k, 0) for p in profiles))
+        shares = ", ".join(f"{k} {statistics.median(p.get(k, 0) for p in profiles):.0%}" for k in names)
+        print(f"    tocsin serve busy samples (py-spy, innermost frame): {shares}")
+    else:
+        print("    (no profile: install py-spy to get one)")
 
 
 if __name__ == "__main__":
