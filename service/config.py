@@ -92,6 +92,7 @@ class Config(BaseSettings):
     tick_seconds: float = 1.0
     lease_seconds: float = 10.0
     gap_grace_seconds: float = 5.0
+    gap_recheck_seconds: float = 600.0
     watch_rules: bool = True
     evaluator: bool = True
     event_alert_expiry: str = "24h"

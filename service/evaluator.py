@@ -19,9 +19,9 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from service.event_store import SeqReader
 from service.lease import Lease
 from service.outbox import Outbox
+from service.seq_reader import SeqReader
 
 log = logging.getLogger("tocsin.evaluator")
 
@@ -96,12 +96,13 @@ class Evaluator:
             self.engine = Engine(ruleset, now=now, **options)
         self.engine.drain_changes()  # restored alerts are already stored
         self.rules_version = self.runtime.rules.active.version
-        self.reader = SeqReader(self.db, int(checkpoint.get("seq") or 0),
-                                grace_seconds=self.config.gap_grace_seconds)
+        self.reader = SeqReader.from_checkpoint(self.db, checkpoint, grace_seconds=self.config.gap_grace_seconds,
+                                                recheck_seconds=self.config.gap_recheck_seconds)
         self._silences_at = 0.0
         self._last_checkpoint = 0.0
         self._dirty = True
-        log.info("evaluator owns the monitors (resuming after seq %s)", self.reader.after)
+        log.info("evaluator owns the monitors (resuming after seq %s, %d skipped numbers watched)",
+                 self.reader.after, len(self.reader.skipped))
 
     async def _follow_rules(self, now: datetime) -> None:
         active = self.runtime.rules.active
@@ -169,8 +170,8 @@ class Evaluator:
             return
         assert self.reader is not None
         ok = await self.lease.write_checkpoint({
-            "seq": self.reader.after, "snapshot": json.dumps(self.engine.snapshot(), separators=(",", ":")), "at": utcnow(),
-            "rules_version": self.rules_version,
+            **self.reader.state(), "snapshot": json.dumps(self.engine.snapshot(), separators=(",", ":")),
+            "at": utcnow(), "rules_version": self.rules_version,
         })
         self._last_checkpoint = time.monotonic()
         self._dirty = False

@@ -9,7 +9,6 @@ import pytest
 
 from service.app import create_app
 from service.db import Database
-from service.event_store import SeqReader
 from service.lease import Lease
 from tests.service.conftest import make_config
 from tests.service.receiver import Receiver
@@ -109,18 +108,80 @@ async def test_lease_has_one_owner_until_it_expires(mongo_uri):
     await db.close()
 
 
-async def test_reader_waits_for_a_gap_then_steps_over_it(mongo_uri):
-    db = Database.connect(mongo_uri, "gap_test")
-    await db.events.delete_many({})
-    clock = [0.0]
-    reader = SeqReader(db, 0, grace_seconds=5, clock=lambda: clock[0])
-    await db.events.insert_many([{"_id": "a", "seq": 1}, {"_id": "c", "seq": 3}])
-    assert [d["_id"] for d in await reader.next_batch()] == ["a"]
-    assert await reader.next_batch() == []  # seq 2 may still be committing
-    await db.events.insert_one({"_id": "b", "seq": 2})
-    assert [d["_id"] for d in await reader.next_batch()] == ["b", "c"]
-    await db.events.insert_one({"_id": "e", "seq": 5})
-    assert await reader.next_batch() == []
-    clock[0] = 6.0  # seq 4 never came (a failed insert): step over it
-    assert [d["_id"] for d in await reader.next_batch()] == ["e"]
+FAILED_RULES = 'webhook "hook" {{ url "{url}" }}\nmonitor "f" when execution.failed notify webhook "hook"\n'
+
+
+def failed(n: int) -> dict:
+    return {"id": f"e{n}", "type": "execution.failed", "instance": {"id": f"i{n}"}}
+
+
+async def _reserve_seq(db: Database) -> int:
+    """Take a sequence number the way a request does before its insert (which we delay)."""
+    doc = await db.counters.find_one_and_update({"_id": "events"}, {"$inc": {"n": 1}}, return_document=True)
+    return doc["n"]
+
+
+async def _commit_late(db: Database, seq: int, event: dict) -> None:
+    from datetime import datetime, timezone
+
+    from engine.model import rfc3339
+
+    now = datetime.now(timezone.utc)
+    await db.events.insert_one({"_id": event["id"], "seq": seq, "time": now, "stored_at": now,
+                                "event": {**event, "time": rfc3339(now)}})
+
+
+async def _skipped(db: Database) -> list:
+    doc = await db.checkpoints.find_one({"_id": "evaluator:all"}) or {}
+    return [seq for seq, _ in doc.get("skipped") or ()]
+
+
+async def test_an_event_committed_after_the_gap_grace_is_evaluated_once(mongo_uri, tmp_path, receiver):
+    config = make_config(mongo_uri, tmp_path, evaluator=True, gap_grace_seconds=0.3)
+    (tmp_path / "rules" / "main.rules").write_text(FAILED_RULES.format(url=receiver.url))
+    db = Database.connect(mongo_uri, config.mongodb_database)
+    async with running(create_app(config)) as client:
+        await client.post("/v1/events", json=failed(1))
+        assert await asyncio.to_thread(receiver.wait_for, 1)
+        slow = await _reserve_seq(db)  # a request whose insert has not committed yet
+        await client.post("/v1/events", json=failed(3))
+        assert await asyncio.to_thread(receiver.wait_for, 2)  # stepped over the hole after the grace
+
+        async def hole_watched():
+            return await _skipped(db) == [slow]
+
+        await wait_until(hole_watched)
+        await _commit_late(db, slow, failed(2))
+        assert await asyncio.to_thread(receiver.wait_for, 3)
+        await wait_until(lambda: _no_skipped(db))
+        await asyncio.sleep(1.0)  # several more rounds: nothing is evaluated twice
+        assert receiver.count == 3
+        assert sorted(a["key"]["instance"] for a in (await client.get("/v1/alerts")).json()["items"]) == \
+            ["i1", "i2", "i3"]
+    await db.close()
+
+
+async def _no_skipped(db: Database) -> bool:
+    return await _skipped(db) == []
+
+
+async def test_skipped_numbers_are_watched_across_a_restart(mongo_uri, tmp_path, receiver):
+    config = make_config(mongo_uri, tmp_path, evaluator=True, gap_grace_seconds=0.3, lease_seconds=1.0)
+    (tmp_path / "rules" / "main.rules").write_text(FAILED_RULES.format(url=receiver.url))
+    db = Database.connect(mongo_uri, config.mongodb_database)
+    async with running(create_app(config)) as client:
+        slow = await _reserve_seq(db)
+        await client.post("/v1/events", json=failed(2))
+        assert await asyncio.to_thread(receiver.wait_for, 1)
+
+        async def hole_watched():
+            return await _skipped(db) == [slow]
+
+        await wait_until(hole_watched)
+    await _commit_late(db, slow, failed(1))  # commits while no evaluator runs
+    async with running(create_app(config.model_copy())):
+        assert await asyncio.to_thread(receiver.wait_for, 2)
+        await wait_until(lambda: _no_skipped(db))
+        await asyncio.sleep(1.0)
+    assert receiver.count == 2
     await db.close()

@@ -1,0 +1,108 @@
+"""Reading stored events in commit (`seq`) order after a resume point, minding holes.
+
+    reader = SeqReader(db, after=42, skipped={40: 1767225600.0}, grace_seconds=5, recheck_seconds=600)
+    docs = await reader.next_batch()      # late events first, then the unbroken run
+    checkpoint_fields = reader.state()    # {"seq": ..., "skipped": [[seq, since], ...]}
+
+A request reserves its sequence numbers before inserting, so two requests can commit
+out of order and a failed insert leaves a hole (service/event_store.py). The reader
+returns only the unbroken run after `after`; a hole still open after `grace_seconds` is
+stepped over, and its numbers go into `skipped`. Every later poll looks them up again
+for `recheck_seconds` (measured from when they were skipped): an event that commits
+that late is returned once, by itself, and its number leaves `skipped`. The engine
+evaluates it at its own time like any late event. After `recheck_seconds` a number is
+given up (it almost surely belongs to a failed insert).
+
+`skipped` is persisted with the checkpoint, so a restart or a take-over keeps watching
+the same holes. It holds at most `MAX_SKIPPED` numbers; beyond that the oldest go first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from service.db import Database
+
+log = logging.getLogger("tocsin.evaluator")
+
+MAX_SKIPPED = 10_000
+
+
+class SeqReader:
+    """Commit-order reader with a grace for holes and a bounded re-check of skipped ones."""
+
+    def __init__(self, db: Database, after: int, *, grace_seconds: float, recheck_seconds: float = 600.0,
+                 skipped: dict[int, float] | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.after = after
+        self.grace = grace_seconds
+        self.recheck = recheck_seconds
+        self.clock = clock
+        self.skipped: dict[int, float] = dict(skipped or {})  # seq -> clock() when stepped over
+        self._gap_since: float | None = None
+
+    @classmethod
+    def from_checkpoint(cls, db: Database, checkpoint: dict[str, Any], **options: Any) -> SeqReader:
+        """A reader resuming where a checkpoint document (see `state()`) left off."""
+        skipped = {int(seq): float(since) for seq, since in checkpoint.get("skipped") or ()}
+        return cls(db, int(checkpoint.get("seq") or 0), skipped=skipped, **options)
+
+    def state(self) -> dict[str, Any]:
+        """The checkpoint fields: the resume point and the holes still watched."""
+        return {"seq": self.after, "skipped": [[seq, since] for seq, since in sorted(self.skipped.items())]}
+
+    async def next_batch(self, limit: int = 500) -> list[dict]:
+        """Late events that filled skipped holes, then events after the resume point."""
+        late = await self._late_events()
+        return late + await self._run(limit)
+
+    async def _run(self, limit: int) -> list[dict]:
+        cursor = self.db.events.find({"seq": {"$gt": self.after}}).sort("seq", 1).limit(limit)
+        docs = [d async for d in cursor]
+        out: list[dict] = []
+        expected = self.after + 1
+        for d in docs:
+            if d["seq"] != expected:
+                if not self._gap_expired():
+                    break
+                self._skip(range(max(expected, d["seq"] - MAX_SKIPPED), d["seq"]))
+            self._gap_since = None
+            out.append(d)
+            expected = d["seq"] + 1
+        if out:
+            self.after = out[-1]["seq"]
+        return out
+
+    async def _late_events(self) -> list[dict]:
+        if not self.skipped:
+            return []
+        now = self.clock()
+        expired = [seq for seq, since in self.skipped.items() if now - since >= self.recheck]
+        for seq in expired:
+            del self.skipped[seq]
+        if expired:
+            log.info("gave up waiting for %d event sequence number(s), e.g. %s", len(expired), expired[0])
+        if not self.skipped:
+            return []
+        docs = [d async for d in self.db.events.find({"seq": {"$in": list(self.skipped)}}).sort("seq", 1)]
+        for d in docs:
+            self.skipped.pop(d["seq"], None)
+        if docs:
+            log.warning("%d event(s) committed after the gap grace; evaluating them late", len(docs))
+        return docs
+
+    def _skip(self, seqs: Iterable[int]) -> None:
+        now = self.clock()
+        for seq in seqs:
+            self.skipped[seq] = now
+        while len(self.skipped) > MAX_SKIPPED:
+            self.skipped.pop(next(iter(self.skipped)))  # insertion order: the oldest hole first
+
+    def _gap_expired(self) -> bool:
+        now = self.clock()
+        if self._gap_since is None:
+            self._gap_since = now
+        return now - self._gap_since >= self.grace
