@@ -36,6 +36,9 @@ class Scope:
 
     def match(self, ev: dict) -> str | None:
         """The value written in the clause that this event matched, else None."""
+        if self.kind == "flow":  # the common case, `scope_values` unrolled
+            v = ev.get("flow")
+            return v if type(v) is str and v in self.values else None
         for v in scope_values(ev, self.kind):
             if v is not None and v in self.values:
                 return v
@@ -214,8 +217,11 @@ def _scope_key(scopes: tuple[Scope, ...]
     def key(ev: dict, fam: str) -> dict:
         return {s.kind: s.match(ev) for s in scopes}
 
-    def values(ev: dict, fam: str) -> tuple:
-        return tuple([s.match(ev) for s in scopes])
+    if len(scopes) == 1:
+        match = scopes[0].match
+        values: KeyValuesFn = lambda ev, fam: (match(ev),)
+    else:
+        values = lambda ev, fam: tuple([s.match(ev) for s in scopes])
 
     expected: list[dict] = [{}]
     for s in scopes:

@@ -122,6 +122,8 @@ class DurationRuntime(EventRuntime):
 
 def _exec_id(ev: dict) -> str | None:
     ex = ev.get("execution")
-    if isinstance(ex, dict) and ex.get("id") is not None:
-        return str(ex["id"])
+    if isinstance(ex, dict):
+        i = ex.get("id")
+        if i is not None:
+            return i if type(i) is str else str(i)
     return None
