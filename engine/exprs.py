@@ -175,7 +175,7 @@ def _compare_cond(expr: A.Compare) -> Cond:
     right = value(expr.right, table)
     is_lit, const = literal(expr.right)
     if is_lit and table is None:
-        fast = _fast_compare(op, left, const)
+        fast = _fast_compare(op, left, const, _field_name(expr.left))
         if fast is not None:
             return fast
     word = _bare_word(expr.right, table) or (const if is_lit and isinstance(const, str) else None)
@@ -184,16 +184,31 @@ def _compare_cond(expr: A.Compare) -> Cond:
     return lambda ev, fam: compare(op, left(ev, fam), right(ev, fam), table)
 
 
-def _fast_compare(op: str, left: Value, const: Any) -> Cond | None:
-    """The hot paths, `field OP literal`, with the same results as `compare`."""
+def _field_name(expr: A.Expr) -> str | None:
+    """The name of a one-part field (`step`), read straight off the envelope first."""
+    if isinstance(expr, A.Path) and len(expr.parts) == 1 and not expr.star:
+        return expr.parts[0]
+    return None
+
+
+def _fast_compare(op: str, left: Value, const: Any, name: str | None) -> Cond | None:
+    """The hot paths, `field OP literal`, with the same results as `compare`. With
+    `name` (a one-part field) the envelope is read inline, `left` only when it lacks it."""
     if isinstance(const, str):
         if op == "==":
+            if name is not None:
+                def equal_text(ev: dict, fam: str) -> bool:
+                    v = ev.get(name)
+                    return (v if v is not None else left(ev, fam)) == const
+                return equal_text
             return lambda ev, fam: left(ev, fam) == const
         if op == "!=":
             return lambda ev, fam: left(ev, fam) != const
         if op == "contains":
             def contains(ev: dict, fam: str) -> bool:
-                v = left(ev, fam)
+                v = ev.get(name) if name is not None else None
+                if v is None:
+                    v = left(ev, fam)
                 return (const in v) if isinstance(v, (str, list)) else False
             return contains
         return None

@@ -21,6 +21,8 @@ class AbsenceRuntime(Runtime):
     def __init__(self, cm: Any, engine: Any) -> None:
         super().__init__(cm, engine)
         self.expected: dict[str, list] = {}  # key id -> [key, last_seen ms]
+        # the index routes only the trigger's events when it is all the monitor listens to
+        self._routed_only = cm.patterns == (cm.trigger,)
 
     def start(self, now: int) -> None:
         for key in self.cm.expected_keys:
@@ -38,7 +40,7 @@ class AbsenceRuntime(Runtime):
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
-        if not cm.trigger.matches(ev.get("type", "")):
+        if not self._routed_only and not cm.trigger.matches(ev.get("type", "")):
             return
         if cm.where is not None and not cm.where(ev, fam):
             return

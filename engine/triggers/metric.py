@@ -83,18 +83,19 @@ class MetricRuntime(Runtime):
             self._evaluate(kid, entry, now)
 
     def _evaluate(self, kid: str, entry: _Entry, now: int) -> None:
-        cm = self.cm
-        vals = entry.series.values()
-        holds = cm.metric.condition(vals)
+        series = entry.series
+        vals = series.values()
+        holds = self.cm.metric.condition(vals)
         alert = self.engine.store.get(entry.aid)
         if alert is not None:
             self._transition(kid, entry, alert, holds, vals, now)
-        elif holds and kid not in self.cleared:
-            self._start(kid, entry, vals, now)
-        elif not holds:
+        elif holds:
+            if kid not in self.cleared:
+                self._start(kid, entry, vals, now)
+        elif self.cleared:
             self.cleared.discard(kid)
-        nxt = entry.series.heap[0] if entry.series.heap else None
-        if nxt is None or (nxt + entry.series.n) * entry.series.res_ms != entry.expiry:
+        heap = series.heap
+        if not heap or (heap[0] + series.n) * series.res_ms != entry.expiry:
             self._schedule_expiry(kid, entry)
 
     def _start(self, kid: str, entry: _Entry, vals: list, now: int) -> None:
