@@ -196,3 +196,33 @@ def test_a_silence_that_has_not_started_mutes_nothing() -> None:
     [early] = engine.process(ev("execution.failed", "00:10:00"))
     [inside] = engine.process(ev("execution.failed", "01:10:00"))
     assert (early.muted, inside.muted) == (False, True)
+
+
+def test_keys_of_equal_values_but_different_types_stay_apart() -> None:
+    # 1 == 1.0 == True in Python, yet they key differently: the key cache must not merge them
+    engine = Engine(rules('monitor "m" when order.placed by code'), now=BASE)
+    out = []
+    for i, code in enumerate([1, True, 1.0, "1", 1, None]):
+        out += engine.process(ev("order.placed", f"00:00:0{i}", code=code))
+    assert [(ae.kind, ae.key) for ae in out] == [
+        ("fired", {"code": 1}), ("fired", {"code": True}), ("fired", {"code": 1.0}),
+        ("fired", {"code": "1"}), ("repeated", {"code": 1}), ("fired", {"code": None})]
+    assert len({ae.alert_id for ae in out}) == 5
+    assert engine.alert_for("m", {"code": 1.0}).id == out[2].alert_id
+
+
+def test_default_keys_with_numeric_instance_ids(monkeypatch) -> None:
+    from engine.triggers import base
+
+    monkeypatch.setattr(base, "KEY_CACHE", 2)  # evictions on the way must not matter
+    engine = Engine(rules('monitor "m" when execution.failed'), now=BASE)
+    out = []
+    for rnd in range(2):
+        for i, inst in enumerate([7, "7", 8, "8"]):
+            e = ev("execution.failed", f"00:0{rnd}:0{i}")
+            e["instance"] = {"id": inst}
+            out += engine.process(e)
+    assert [(ae.kind, ae.key["instance"]) for ae in out] == [
+        ("fired", 7), ("fired", "7"), ("fired", 8), ("fired", "8"),
+        ("repeated", 7), ("repeated", "7"), ("repeated", 8), ("repeated", "8")]
+    assert out[0].alert_id == out[4].alert_id and out[0].alert_id != out[1].alert_id

@@ -37,3 +37,31 @@ def test_condition(text: str, expected: bool) -> None:
     assert not diags
     cond = condition(rule_file.monitors[0].clauses[0].condition)
     assert cond(EVENT, "log") is expected
+
+
+@pytest.mark.parametrize("level,expected", [
+    ("warn", True), ("WARN", True), ("error", True), ("info", False), ("verbose", False),
+    (3, False), (True, False), (None, False), (["warn"], False),
+])
+def test_ranked_comparison_only_ranks_known_level_texts(level: object, expected: bool) -> None:
+    rule_file, diags = parse("when log.written where level >= warn", file="t.rules")
+    assert not diags
+    cond = condition(rule_file.monitors[0].clauses[0].condition)
+    assert cond({**EVENT, "level": level}, "log") is expected
+
+
+@pytest.mark.parametrize("text,event,expected", [
+    ('step == "Fetch"', {"step": "Fetch"}, True),
+    ('step == "Fetch"', {"data": {"step": "Fetch"}}, True),  # not in the envelope: data
+    ('step == "Fetch"', {"step": None, "data": {"step": "Fetch"}}, True),
+    ('step == "Fetch"', {"step": "Store", "data": {"step": "Fetch"}}, False),
+    ('message contains "out"', {"log": {"message": "timeout"}}, True),  # the family object
+    ('message contains "out"', {"message": 5}, False),
+    ('message contains "b"', {"message": ["a", "b"]}, True),
+    ('step != "Fetch"', {}, True),
+])
+def test_one_part_fields_resolve_in_order(text: str, event: dict, expected: bool) -> None:
+    rule_file, diags = parse(f"when log.written where {text}", file="t.rules")
+    assert not diags
+    cond = condition(rule_file.monitors[0].clauses[0].condition)
+    assert cond({"type": "log.written", **event}, "log") is expected

@@ -37,3 +37,19 @@ def test_scoped_monitors_are_candidates_only_for_their_values() -> None:
     assert _names(index, ev("execution.failed", "00:00:00", flow="F1", instance="I7")) == ["f1", "inst"]
     assert _names(index, ev("execution.failed", "00:00:00", flow="none",
                             customer={"name": "Acme", "external_id": "acme"})) == ["cust"]
+
+
+def test_routes_carry_handlers_and_whether_scopes_need_checking() -> None:
+    monitors = list(compile_ruleset(rules(
+        'monitor "a" when execution.failed\n'
+        'monitor "b" when execution.failed on flow "F1"\n'
+        'monitor "c" when execution.failed on flow "F1" on instance "I7"\n'
+        'monitor "d" when log.written')).values())
+    index = MonitorIndex(monitors, handler=lambda m: m.name.upper())
+    fam, route = index.route(ev("execution.failed", "00:00:00", flow="F1"))
+    assert (fam, [m.name for m in route.monitors], route.handlers, route.checked) == \
+        ("execution", ["a", "b", "c"], ("A", "B", "C"), True)
+    fam, route = index.route(ev("execution.failed", "00:00:00", flow="F2"))
+    assert ([m.name for m in route.monitors], route.handlers, route.checked) == (["a"], ("A",), False)
+    fam, route = index.route(ev("log.written", "00:00:00"))
+    assert (fam, route.handlers, route.checked) == ("log", ("D",), False)
