@@ -93,6 +93,7 @@ class Config(BaseSettings):
     lease_seconds: float = 10.0
     gap_grace_seconds: float = 5.0
     gap_recheck_seconds: float = 600.0
+    evaluator_partitions: int = Field(default=1, ge=1, le=64)
     watch_rules: bool = True
     evaluator: bool = True
     event_alert_expiry: str = "24h"

@@ -3,6 +3,10 @@
 One loop, woken by ingestion or every `TOCSIN_TICK_SECONDS`:
   lease -> (rebuild) -> commands -> silences -> rules -> events -> tick -> persist -> checkpoint
 
+With `TOCSIN_EVALUATOR_PARTITIONS` above 1, a process runs one `Evaluator` per
+partition (service/partitions.py), each with its own lease, checkpoint and engine over
+its share of the monitors; a replica takes whichever partitions are free or expired.
+
 Rebuild on start (or when the lease moves here): the engine is restored from the
 checkpoint's snapshot and reading resumes at its `seq`; events after it are evaluated
 again, and the alert events they regenerate have the same deterministic ids, so the
@@ -21,6 +25,7 @@ from typing import Any
 
 from service.lease import Lease
 from service.outbox import Outbox
+from service.partitions import Partition
 from service.seq_reader import SeqReader
 
 log = logging.getLogger("tocsin.evaluator")
@@ -34,12 +39,15 @@ def utcnow() -> datetime:
 
 
 class Evaluator:
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Any, partition: Partition | None = None) -> None:
         self.runtime = runtime
         self.db = runtime.db
         self.config = runtime.config
         self.metrics = runtime.metrics
-        self.lease = Lease(self.db.checkpoints, self.config.lease_seconds)
+        self.partition = partition or Partition(0, 1)
+        self.lease = Lease(self.db.checkpoints, self.config.lease_seconds, partition=self.partition.lease_id)
+        self.wake = asyncio.Event()
+        self.silences_changed = False
         self.outbox = Outbox(self.db, runtime.delivery, self.metrics)
         self.engine: Any = None
         self.reader: SeqReader | None = None
@@ -61,10 +69,9 @@ class Evaluator:
             except Exception:
                 log.exception("evaluation step failed; rebuilding from the last checkpoint")
                 self.engine = None
-            wake = self.runtime.wake
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self.config.tick_seconds)
-            wake.clear()
+                await asyncio.wait_for(self.wake.wait(), timeout=self.config.tick_seconds)
+            self.wake.clear()
 
     async def step(self) -> None:
         """One round; does nothing while another process holds the lease."""
@@ -86,7 +93,7 @@ class Evaluator:
         from engine import Engine
 
         checkpoint = await self.lease.read_checkpoint()
-        ruleset = self.runtime.rules.active.ruleset
+        ruleset = self.partition.ruleset(self.runtime.rules.active.ruleset)
         options = dict(public_url=self.config.base_url, event_alert_expiry=self.config.event_alert_expiry_delta)
         snapshot = checkpoint.get("snapshot")
         if snapshot:
@@ -101,13 +108,13 @@ class Evaluator:
         self._silences_at = 0.0
         self._last_checkpoint = 0.0
         self._dirty = True
-        log.info("evaluator owns the monitors (resuming after seq %s, %d skipped numbers watched)",
-                 self.reader.after, len(self.reader.skipped))
+        log.info("evaluator owns %s (%d monitors; resuming after seq %s, %d skipped numbers watched)",
+                 self.partition.lease_id, len(ruleset.monitors), self.reader.after, len(self.reader.skipped))
 
     async def _follow_rules(self, now: datetime) -> None:
         active = self.runtime.rules.active
         if active.version != self.rules_version:
-            out = self.engine.reload(active.ruleset, now=now)
+            out = self.engine.reload(self.partition.ruleset(active.ruleset), now=now)
             self.rules_version = active.version
             self._dirty = True
             await self._persist(out or [])
@@ -137,9 +144,20 @@ class Evaluator:
             await self.outbox.save_alerts(changed)
             self._dirty = True
 
+    def _command_filter(self) -> dict[str, Any]:
+        """This partition's unapplied commands: those for its monitors; the first partition
+        also takes commands naming no monitor or one no longer in the set (nobody else will)."""
+        if self.partition.count == 1:
+            return {"applied": False}
+        names = [m.name for m in self.runtime.rules.active.ruleset.monitors]
+        mine = [n for n in names if self.partition.owns(n)]
+        if self.partition.index != 0:
+            return {"applied": False, "monitor": {"$in": mine}}
+        return {"applied": False, "$or": [{"monitor": {"$in": mine}}, {"monitor": {"$nin": names}}]}
+
     async def _apply_commands(self) -> None:
         """Acknowledge / clear requests from any replica's API."""
-        async for cmd in self.db.commands.find({"applied": False}).sort("at", 1):
+        async for cmd in self.db.commands.find(self._command_filter()).sort("at", 1):
             at = cmd["at"]
             if cmd["action"] == "acknowledge":
                 alert = self.engine.acknowledge(cmd["alert_id"], by=cmd.get("by"), at=at, comment=cmd.get("comment"))
@@ -152,11 +170,11 @@ class Evaluator:
             await self.db.commands.update_one({"_id": cmd["_id"]}, {"$set": {"applied": True, "applied_at": utcnow()}})
 
     async def _refresh_silences(self, now: datetime) -> None:
-        if time.monotonic() - self._silences_at < SILENCE_REFRESH_SECONDS and not self.runtime.silences_changed:
+        if time.monotonic() - self._silences_at < SILENCE_REFRESH_SECONDS and not self.silences_changed:
             return
         from engine.model import Silence
 
-        self.runtime.silences_changed = False
+        self.silences_changed = False
         self._silences_at = time.monotonic()
         docs = [d async for d in self.db.silences.find({"ends_at": {"$gt": now}})]
         self.engine.set_silences([

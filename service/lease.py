@@ -1,6 +1,7 @@
-"""A lease in MongoDB: one evaluator owns the monitors at a time.
+"""A lease in MongoDB: one evaluator owns a partition of the monitors at a time.
 
-The lease is the `checkpoints` document of its partition (`{_id: "evaluator:all", owner,
+The lease is the `checkpoints` document of its partition (`{_id: "evaluator:all" or
+"evaluator:I/N", owner,
 expires_at, seq, snapshot, …}`), so the evaluator's resume point can only be written by
 the current owner (`write_checkpoint` filters on `owner`). Acquisition is one
 `update_one(upsert=True)` whose filter matches only a free, expired or own lease; when

@@ -23,6 +23,17 @@ from service.rules_store import RulesStore
 log = logging.getLogger("tocsin.service")
 
 
+class _WakeAll:
+    """`runtime.wake.set()` wakes every evaluator of this process (one per partition)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def set(self) -> None:
+        for evaluator in self.runtime.evaluators:
+            evaluator.wake.set()
+
+
 class Runtime:
     def __init__(self, config: Config, metrics: Metrics) -> None:
         self.config = config
@@ -30,13 +41,12 @@ class Runtime:
         self.embedded: EmbeddedDatabase | None = None
         self.db: Database = None  # type: ignore[assignment]  # set by start()
         self.rules: RulesStore = None  # type: ignore[assignment]
-        self.evaluator: Any = None
+        self.evaluators: list[Any] = []  # one per partition (TOCSIN_EVALUATOR_PARTITIONS)
         self.delivery: Any = None
         self.tasks: list[asyncio.Task] = []
-        self.wake = asyncio.Event()
+        self.wake = _WakeAll(self)
         self.rules_wake = asyncio.Event()
         self.startup_reload: Any = None
-        self.silences_changed = False
 
     async def start(self) -> None:
         uri = self.config.mongodb_uri
@@ -61,9 +71,27 @@ class Runtime:
             self._spawn(watch_rules(self), "rules-watcher")
         if self.config.evaluator:
             from service.evaluator import Evaluator
+            from service.partitions import partitions
 
-            self.evaluator = Evaluator(self)
-            self._spawn(self.evaluator.run(), "evaluator")
+            for partition in partitions(self.config.evaluator_partitions):
+                evaluator = Evaluator(self, partition)
+                self.evaluators.append(evaluator)
+                self._spawn(evaluator.run(), f"evaluator {partition.lease_id}")
+
+    @property
+    def evaluator(self) -> Any:
+        """The first partition's evaluator (the only one by default), or None."""
+        return self.evaluators[0] if self.evaluators else None
+
+    @property
+    def silences_changed(self) -> bool:
+        return any(e.silences_changed for e in self.evaluators)
+
+    @silences_changed.setter
+    def silences_changed(self, value: bool) -> None:
+        """Set by the silences API: every evaluator reloads silences on its next round."""
+        for evaluator in self.evaluators:
+            evaluator.silences_changed = value
 
     def _spawn(self, coro, name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
@@ -75,9 +103,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
-        if self.evaluator is not None:
+        for evaluator in self.evaluators:
             with contextlib.suppress(Exception):
-                await self.evaluator.release()
+                await evaluator.release()
         if self.delivery is not None:
             await self.delivery.stop()
         if self.db is not None:

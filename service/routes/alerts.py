@@ -177,7 +177,8 @@ async def _command(request: Request, alert_id: str, action: str) -> HTTPResponse
         raise Problem(409, "the alert is already resolved")
     db, now = request.app.ctx.db, datetime.now(timezone.utc)
     command_id = uuid.uuid4().hex
-    await db.commands.insert_one({"_id": command_id, "alert_id": alert_id, "action": action, "by": by,
+    await db.commands.insert_one({"_id": command_id, "alert_id": alert_id, "monitor": alert.get("monitor"),
+                                  "action": action, "by": by,
                                   "comment": comment, "at": now, "applied": False})
     request.app.ctx.runtime.wake.set()
     deadline = asyncio.get_running_loop().time() + COMMAND_WAIT_SECONDS

@@ -1,0 +1,97 @@
+"""Evaluator partitions: monitors split by name, one lease each, exactly one firing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from service.app import create_app
+from service.db import Database
+from service.partitions import Partition, partitions
+from tests.service.conftest import make_config
+from tests.service.receiver import Receiver
+from tests.service.server import running
+from tests.service.test_evaluator import wait_until
+
+NAMES = ["a", "b", "g", "d", "i", "f"]
+
+
+def rules(url: str) -> str:
+    monitors = "".join(f'monitor "{n}" when execution.failed where flow == "{n}" notify webhook "hook"\n' for n in NAMES)
+    return f'webhook "hook" {{ url "{url}" }}\n{monitors}'
+
+
+def event(i: int, flow: str) -> dict:
+    return {"id": f"e{i}", "type": "execution.failed", "flow": flow, "instance": {"id": f"i{i}"}}
+
+
+def test_monitors_split_by_name_and_cover_every_partition():
+    parts = partitions(3)
+    owners = {n: [p.index for p in parts if p.owns(n)] for n in NAMES}
+    assert all(len(o) == 1 for o in owners.values())  # each monitor in exactly one
+    assert {o[0] for o in owners.values()} == {0, 1, 2}  # these names exercise all three
+    assert Partition(0, 1).lease_id == "evaluator:all" and parts[2].lease_id == "evaluator:2/3"
+
+
+async def test_two_replicas_with_partitions_fire_each_alert_once(mongo_uri, tmp_path):
+    first = make_config(mongo_uri, tmp_path, evaluator=True, evaluator_partitions=3)
+    db = Database.connect(mongo_uri, first.mongodb_database)
+    with Receiver() as receiver:
+        (tmp_path / "rules" / "main.rules").write_text(rules(receiver.url))
+        async with running(create_app(first)) as a, running(create_app(first.model_copy())) as b:
+            await a.post("/v1/events", json=[event(i, n) for i, n in enumerate(NAMES[:3])])
+            await b.post("/v1/events", json=[event(i + 3, n) for i, n in enumerate(NAMES[3:])])
+            assert await asyncio.to_thread(receiver.wait_for, 6)
+            await asyncio.sleep(1.5)  # several rounds of both replicas' evaluators
+            assert receiver.count == 6
+            monitors = sorted(r["body"]["monitor"]["name"] if isinstance(r["body"].get("monitor"), dict)
+                              else r["body"].get("monitor") for r in receiver.requests)
+            assert len(monitors) == 6
+            leases = {d["_id"]: d["owner"] async for d in db.checkpoints.find({})}
+            assert set(leases) == {"evaluator:0/3", "evaluator:1/3", "evaluator:2/3"}
+            assert all(leases.values())
+            alerts = (await a.get("/v1/alerts")).json()["items"]
+            assert sorted(x["monitor"] for x in alerts) == sorted(NAMES)
+            # An acknowledgement reaches the partition that owns the alert's monitor.
+            for alert in alerts:
+                r = await b.post(f"/v1/alerts/{alert['id']}/acknowledge", json={"by": "ana"})
+                assert r.status_code == 200 and r.json()["acknowledged"] is True
+    await db.close()
+
+
+async def test_a_replica_takes_over_the_partitions_of_one_that_stopped(mongo_uri, tmp_path):
+    # Counted in the outbox, not at a webhook: two apps in one test process share the
+    # delivery package's actors, which stop with the first app (one process per replica
+    # in production).
+    config = make_config(mongo_uri, tmp_path, evaluator=True, evaluator_partitions=2, lease_seconds=1.0)
+    (tmp_path / "rules" / "main.rules").write_text(rules("http://127.0.0.1:9/hook"))
+    db = Database.connect(mongo_uri, config.mongodb_database)
+
+    async def fired() -> list[str]:
+        return sorted([d["monitor"] async for d in db.alert_events.find({"kind": "fired"})])
+
+    async def owners() -> dict[str, str | None]:
+        return {d["_id"]: d.get("owner") async for d in db.checkpoints.find({})}
+
+    async with contextlib.AsyncExitStack() as second, contextlib.AsyncExitStack() as first:
+        a = await first.enter_async_context(running(create_app(config)))
+        await wait_until(lambda: _count_is(owners, 2))
+        before = await owners()
+        b = await second.enter_async_context(running(create_app(config.model_copy())))
+        await a.post("/v1/events", json=[event(0, "a"), event(1, "b")])
+        await wait_until(lambda: _count_is(fired, 2))
+        await asyncio.sleep(0.5)
+        assert await owners() == before  # a owns both partitions and renews them; b waits
+        await first.aclose()  # a stops and hands its leases over
+        await b.post("/v1/events", json=[event(i, n) for i, n in enumerate(NAMES)])
+        await wait_until(lambda: _count_is(fired, 6))
+        await asyncio.sleep(1.0)
+        assert await fired() == sorted(NAMES)  # e0 and e1 were duplicates: stored once, fired once
+        after = await owners()
+        assert set(after) == set(before) and all(after.values())
+        assert not set(after.values()) & set(before.values())
+    await db.close()
+
+
+async def _count_is(probe, n: int) -> bool:
+    return len(await probe()) == n
