@@ -9,7 +9,9 @@ bounded number per operation so the whole run stays well under a minute.
 from __future__ import annotations
 
 import asyncio
+import os
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -21,7 +23,10 @@ from service.app import create_app
 from tests.service.conftest import make_config
 from tests.service.server import running
 
-EXAMPLES = int(__import__("os").environ.get("FUZZ_EXAMPLES", "12"))
+# schemathesis draws from `random` inside its strategies; Hypothesis warns about it (not ours).
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))  # raise it for a deeper local run
 RULES = ('webhook "hook" { url "http://127.0.0.1:9/hook" }\n'
          'monitor "f" when execution.failed notify webhook "hook"\n')
 
