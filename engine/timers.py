@@ -29,53 +29,62 @@ class Timer:
 
 
 Tid = tuple  # (kind, monitor, key): cheaper to build and hash than a joined text
+Entry = tuple  # (deadline, seq, tid, data): in the heap and, while live, in `_timers`
 
 
 class TimerQueue:
+    """Live timers by name, and a heap of (deadline, seq, ...) entries. An entry is
+    live while `_timers` holds that very tuple; rescheduled or cancelled ones stay in
+    the heap until they come up and are skipped. A `Timer` is built only when one fires."""
+
     def __init__(self) -> None:
-        # (deadline, seq, id); public so the hot path can peek at the next deadline
-        self.heap: list[tuple[int, int, Tid]] = []
-        self._timers: dict[Tid, Timer] = {}
+        # public so the hot path can peek at the next deadline: heap[0][0]
+        self.heap: list[Entry] = []
+        self._timers: dict[Tid, Entry] = {}
         self._seq = 0
 
     def schedule(self, kind: str, monitor: str, key: str, deadline: int, data: Any = None) -> None:
         tid = (kind, monitor, key)
         old = self._timers.get(tid)
-        if old is not None and old.deadline == deadline and old.data == data:
+        if old is not None and old[0] == deadline and old[3] == data:
             return
         self._seq = seq = self._seq + 1
-        self._timers[tid] = Timer(kind, monitor, key, deadline, seq, data)
-        heapq.heappush(self.heap, (deadline, seq, tid))
+        entry = self._timers[tid] = (deadline, seq, tid, data)
+        heapq.heappush(self.heap, entry)
 
     def cancel(self, kind: str, monitor: str, key: str) -> None:
         self._timers.pop((kind, monitor, key), None)
 
+    def has(self, kind: str, monitor: str, key: str) -> bool:
+        return (kind, monitor, key) in self._timers
+
     def get(self, kind: str, monitor: str, key: str) -> Timer | None:
-        return self._timers.get((kind, monitor, key))
+        entry = self._timers.get((kind, monitor, key))
+        return _timer(entry) if entry is not None else None
 
     def pop_due(self, until: int, inclusive: bool = True) -> Timer | None:
         """The next live timer due at or before `until` (before, if not inclusive)."""
-        heap = self.heap
+        heap, timers = self.heap, self._timers
         while heap:
-            deadline, seq, tid = heap[0]
+            entry = heap[0]
+            deadline = entry[0]
             if deadline > until or (deadline == until and not inclusive):
                 return None
             heapq.heappop(heap)
-            t = self._timers.get(tid)
-            if t is not None and t.seq == seq:
-                del self._timers[tid]
-                return t
+            if timers.get(entry[2]) is entry:
+                del timers[entry[2]]
+                return _timer(entry)
         return None
 
     def drop_monitor(self, monitor: str) -> None:
-        for tid in [t for t, timer in self._timers.items() if timer.monitor == monitor]:
+        for tid in [tid for tid in self._timers if tid[1] == monitor]:
             del self._timers[tid]
 
     def __len__(self) -> int:
         return len(self._timers)
 
     def dump(self) -> dict:
-        return {"seq": self._seq, "timers": [t.dump() for t in self._timers.values()]}
+        return {"seq": self._seq, "timers": [_timer(e).dump() for e in self._timers.values()]}
 
     def load(self, d: dict, keep: set[str]) -> None:
         """Restore the timers of the monitors in `keep` (rows as `Timer.dump` writes them)."""
@@ -84,5 +93,10 @@ class TimerQueue:
             t = Timer(*row[1:])
             if t.monitor in keep:
                 tid = (t.kind, t.monitor, t.key)
-                self._timers[tid] = t
-                heapq.heappush(self.heap, (t.deadline, t.seq, tid))
+                entry = self._timers[tid] = (t.deadline, t.seq, tid, t.data)
+                heapq.heappush(self.heap, entry)
+
+
+def _timer(entry: Entry) -> Timer:
+    deadline, seq, (kind, monitor, key), data = entry
+    return Timer(kind, monitor, key, deadline, seq, data)

@@ -35,7 +35,7 @@ class AbsenceRuntime(Runtime):
         elif t > entry[1]:
             entry[1] = t
         # one timer per key; when due it moves itself on if the key was seen since
-        if self.engine.timers.get("absent", self.cm.name, kid) is None:
+        if not self.engine.timers.has("absent", self.cm.name, kid):
             self.engine.timers.schedule("absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:

@@ -58,7 +58,7 @@ class EventRuntime(Runtime):
             return
         alert = self.book.open(cm, key, kid, aid) if alert is None else alert
         self.book.fire(cm, alert, t, ev)
-        if cm.until is None and self.engine.timers.get("expire", cm.name, aid) is None:
+        if cm.until is None and not self.engine.timers.has("expire", cm.name, aid):
             expiry = self.engine.event_alert_expiry_ms
             self.engine.timers.schedule("expire", cm.name, aid, t + expiry)
 

@@ -132,7 +132,7 @@ class MetricRuntime(Runtime):
             alert.value = cm.metric.value(vals)
             if not cm.keep_ms:
                 book.resolve(cm, alert, now, notify=True)
-            elif timers.get("keep", cm.name, kid) is None:
+            elif not timers.has("keep", cm.name, kid):
                 timers.schedule("keep", cm.name, kid, now + cm.keep_ms)
 
     def _schedule_expiry(self, kid: str, entry: _Entry) -> None:
