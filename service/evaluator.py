@@ -34,6 +34,9 @@ CHECKPOINT_SECONDS = 1.0
 SILENCE_REFRESH_SECONDS = 2.0
 
 
+EVENT_BATCH = 500  # stored events read per round trip
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -122,7 +125,7 @@ class Evaluator:
     async def _evaluate_events(self) -> None:
         assert self.reader is not None
         while True:
-            docs = await self.reader.next_batch()
+            docs = await self.reader.next_batch(limit=EVENT_BATCH)
             if not docs:
                 return
             out = []
@@ -134,6 +137,8 @@ class Evaluator:
                 self.metrics.evaluation_latency.observe(max(0.0, (done - doc["stored_at"]).total_seconds()))
             self.metrics.events_evaluated.inc(len(docs))
             self._dirty = True
+            if len(docs) < EVENT_BATCH:
+                return  # caught up: no extra empty read (each costs a round trip)
 
     async def _persist(self, alert_events: list) -> None:
         changed = self.engine.drain_changes()
