@@ -22,24 +22,27 @@ from engine.alerts import alert_id
 from engine.events import key_id
 from engine.model import FIRING, PENDING
 from engine.timers import Timer
-from engine.triggers.base import Runtime
+from engine.triggers.base import KEY_CACHE, Runtime
 from engine.windows import Series
 
 
 class _Entry:
     """One series with what its evaluation needs at hand."""
 
-    __slots__ = ("key", "series", "aid", "expiry")
+    __slots__ = ("key", "kid", "series", "aid", "expiry", "values")
 
-    def __init__(self, key: dict, series: Series, aid: str) -> None:
-        self.key, self.series, self.aid = key, series, aid
+    def __init__(self, key: dict, kid: str, series: Series, aid: str) -> None:
+        self.key, self.kid, self.series, self.aid = key, kid, series, aid
         self.expiry: int | None = None  # the `win` timer's deadline, once scheduled
+        self.values: tuple | None = None  # its key values, while `_by_values` holds it
 
 
 class MetricRuntime(Runtime):
     def __init__(self, cm: Any, engine: Any) -> None:
         super().__init__(cm, engine)
         self.series: dict[str, _Entry] = {}
+        # the live series by key values (`CompiledMonitor.key_values`): one lookup per event
+        self._by_values: dict[tuple, _Entry] = {}
         self.cleared: set[str] = set()
         self._funcs = [a.func for a in cm.metric.aggs]
         self._feeds: dict[str, list] = {}  # event type -> the aggregates it feeds
@@ -48,7 +51,7 @@ class MetricRuntime(Runtime):
         entry = self.series.get(kid)
         if entry is None:
             series = Series(self.cm.metric.window_ms, self._funcs)
-            entry = self.series[kid] = _Entry(key, series, aid or alert_id(self.cm.name, kid))
+            entry = self.series[kid] = _Entry(key, kid, series, aid or alert_id(self.cm.name, kid))
         return entry
 
     def _feeds_of(self, etype: str) -> list:
@@ -58,6 +61,24 @@ class MetricRuntime(Runtime):
         feeds = self._feeds[etype] = [(i, a.where, a.field) for i, a in enumerate(self.cm.metric.aggs)
                                       if a.pattern.matches(etype)]
         return feeds
+
+    def _series_of(self, ev: dict, fam: str) -> _Entry:
+        """The series `ev` feeds, created if new."""
+        values = self.cm.key_values(ev, fam)
+        if values is not None:
+            entry = self._by_values.get(values)
+            if entry is not None:
+                return entry
+        key, kid, aid = self.keyed(ev, fam)
+        entry = self.series.get(kid) or self._entry(key, kid, aid)
+        if values is not None and entry.values is None:
+            if len(self._by_values) >= KEY_CACHE:
+                for e in self._by_values.values():
+                    e.values = None
+                self._by_values.clear()
+            entry.values = values
+            self._by_values[values] = entry
+        return entry
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
@@ -71,9 +92,8 @@ class MetricRuntime(Runtime):
             if where is not None and not where(ev, fam):
                 continue
             if entry is None:
-                key, kid, aid = self.keyed(ev, fam)
-                entry = self.series.get(kid) or self._entry(key, kid, aid)
-                series = entry.series
+                entry = self._series_of(ev, fam)
+                kid, series = entry.kid, entry.series
             if series.add(t, i, field(ev, fam) if field is not None else None):
                 added = True
         if added:
@@ -144,6 +164,8 @@ class MetricRuntime(Runtime):
         alert = self.engine.store.get(entry.aid)
         if (alert is None or alert.status not in (FIRING, PENDING)) and kid not in self.cleared:
             del self.series[kid]
+            if entry.values is not None:
+                self._by_values.pop(entry.values, None)
 
     def on_timer(self, timer: Timer) -> None:
         entry = self.series.get(timer.key)
@@ -184,6 +206,7 @@ class MetricRuntime(Runtime):
 
     def load(self, state: dict[str, Any]) -> None:
         self.series = {}
+        self._by_values = {}
         for kid, row in state.get("series", {}).items():
             self._entry(row["key"], kid).series.load(row["window"])
         self.cleared = set(state.get("cleared", ()))
