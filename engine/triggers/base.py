@@ -44,10 +44,6 @@ class Runtime:
             self._keyed[values] = hit
         return hit
 
-    def kid(self, key: dict) -> str:
-        """`key_id(key)` (a key that did not come from `keyed`)."""
-        return key_id(key)
-
     @property
     def book(self) -> AlertBook:
         return self.engine.book
