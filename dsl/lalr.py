@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from lark import Lark, Token
+from lark import Lark
 from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_analysis import Shift
+
+from dsl.lexer import Tok as Token
+from dsl.lexer import make_token
 
 SHIFT = 0
 REDUCE = 1
@@ -123,10 +126,10 @@ class Driver:
                 values.append(value)
                 stack.append(actions[stack[-1]][origin][1])
         if token is None:
-            end_token = Token("$END", "", 0, 1, 1, 1, 1, 0)
+            end_token = make_token("$END", "", 1, 1, 1, 1, 0, 0)
         else:
-            end_token = Token("$END", "", token.end_pos, token.end_line, token.end_column,
-                              token.end_line, token.end_column, token.end_pos)
+            end_token = make_token("$END", "", token.end_line, token.end_column, token.end_line,
+                                   token.end_column, token.end_pos, token.end_pos)
         while True:
             act = actions[stack[-1]].get("$END")
             if act is None or act[0] == SHIFT:  # $END is never shifted

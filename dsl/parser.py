@@ -12,12 +12,13 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark, Token
+from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from dsl import ast as A
 from dsl.diagnostics import Diagnostic, error
 from dsl.lalr import Driver
+from dsl.lexer import Tok as Token
 from dsl.lexer import TocsinLexer
 from dsl.transform import DeclarationError, ToAst, context
 

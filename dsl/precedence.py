@@ -14,7 +14,7 @@ arithmetic operand is expected; both are syntax errors with a clear message.
 
 from __future__ import annotations
 
-from lark import Token
+from dsl.lexer import Tok as Token
 
 from dsl import ast as A
 from dsl.diagnostics import error
@@ -67,7 +67,7 @@ class _Reader:
         tok = self.items[self.pos]
         if not _is_op(tok):  # pragma: no cover - the grammar alternates operands/ops
             return None, 0
-        if tok == "not":
+        if tok.value == "not":
             return "not in", 2
         return str(tok), 1
 

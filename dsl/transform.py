@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 import threading
 
-from lark import Token, Transformer
+from lark import Transformer
+
+from dsl.lexer import Tok as Token
 
 from dsl import ast as A
+from dsl.ast import Span
 from dsl import precedence
 from dsl.diagnostics import Diagnostic, error
 
@@ -83,6 +86,9 @@ def cover(children) -> A.Span:
     return A.Span(context.file, l1, c1, l2, c2)
 
 
+_new_span = tuple.__new__  # Span is a named tuple: skip its Python-level __new__ on hot paths
+
+
 def node(fn):
     """Call `fn(self, span, *named_children)`: keywords dropped, span covering all."""
 
@@ -105,18 +111,18 @@ def node(fn):
             l2, c2 = last.end_line, last.end_column
         else:
             l2, c2 = _end(last)
-        return fn(self, A.Span(context.file, l1, c1, l2, c2), *named)
+        return fn(self, _new_span(Span, (context.file, l1, c1, l2, c2)), *named)
 
     callback.__name__ = fn.__name__
     return callback
 
 
 def token_span(tok: Token) -> A.Span:
-    return A.Span(context.file, tok.line, tok.column, tok.end_line, tok.end_column)
+    return _new_span(Span, (context.file, tok[2], tok[3], tok[4], tok[5]))
 
 
 def _duration(tok: Token) -> A.Duration:
-    return A.Duration(parse_duration(str(tok)), token_span(tok))
+    return A.Duration(parse_duration(tok.value), token_span(tok))
 
 
 def parse_duration(text: str) -> float:
@@ -134,7 +140,7 @@ def parse_number(text: str) -> int | float:
 
 
 def decode_string(tok: Token) -> A.String:
-    raw = str(tok)
+    raw = tok.value
     triple = raw.startswith('"""')
     body = raw[3:-3] if triple else raw[1:-1]
 
@@ -218,7 +224,7 @@ class ToAst(Transformer):
 
     @node
     def on_clause(self, meta, scope, *values):
-        return A.OnClause(str(scope), tuple(values), token_span(scope), meta)
+        return A.OnClause(scope.value, tuple(values), token_span(scope), meta)
 
     @node
     def by_clause(self, meta, *paths):
@@ -242,7 +248,7 @@ class ToAst(Transformer):
 
     @node
     def via(self, meta, kind, name=None):
-        return A.Via(str(kind), name, token_span(kind), meta)
+        return A.Via(kind.value, name, token_span(kind), meta)
 
     @node
     def without_resolved(self, meta):
@@ -250,7 +256,7 @@ class ToAst(Transformer):
 
     @node
     def target(self, meta, kind, name):
-        return A.Target(str(kind), name, token_span(kind), meta)
+        return A.Target(kind.value, name, token_span(kind), meta)
 
     @node
     def every_clause(self, meta, d):
@@ -275,7 +281,7 @@ class ToAst(Transformer):
 
     @node
     def severity_clause(self, meta, level):
-        return A.SeverityClause(str(level), token_span(level), meta)
+        return A.SeverityClause(level.value, token_span(level), meta)
 
     @node
     def message_clause(self, meta, text):
@@ -283,7 +289,7 @@ class ToAst(Transformer):
 
     @node
     def label_clause(self, meta, name, value):
-        return A.LabelClause(str(name), value, meta)
+        return A.LabelClause(name.value, value, meta)
 
     @node
     def mute_clause(self, meta, schedule):
@@ -304,14 +310,14 @@ class ToAst(Transformer):
     def aggregate(self, children):
         span = cover(children)
         func = children[0]
-        has_of = any(isinstance(c, Token) and c == "of" and c.type not in NAMED_TERMINALS for c in children)
+        has_of = any(type(c) is Token and c.value == "of" and c.type not in NAMED_TERMINALS for c in children)
         named = [c for c in children[1:] if not isinstance(c, Token)]
         if has_of:
             field, pattern, *rest = named
         else:
             field, (pattern, *rest) = None, named
         where = rest[0] if rest else None
-        return A.Aggregate(str(func), pattern, field, where, token_span(func), span)
+        return A.Aggregate(func.value, pattern, field, where, token_span(func), span)
 
     def atom(self, children):
         """`( expr )`: the parentheses only group."""
@@ -323,7 +329,7 @@ class ToAst(Transformer):
 
     def path(self, children):
         tok = children[0]
-        text = str(tok)
+        text = tok.value
         star = text.endswith(".*")
         parts = tuple((text[:-2] if star else text).split("."))
         return A.Path(parts, star, token_span(tok))
@@ -335,15 +341,15 @@ class ToAst(Transformer):
 
     @node
     def number(self, meta, tok):
-        return A.Number(parse_number(str(tok)), token_span(tok))
+        return A.Number(parse_number(tok.value), token_span(tok))
 
     @node
     def neg_number(self, meta, tok):
-        return A.Number(-parse_number(str(tok)), meta)
+        return A.Number(-parse_number(tok.value), meta)
 
     @node
     def percent(self, meta, tok):
-        return A.Percent(parse_number(str(tok)[:-1]), token_span(tok))
+        return A.Percent(parse_number(tok.value[:-1]), token_span(tok))
 
     @node
     def duration(self, meta, tok):
@@ -363,7 +369,7 @@ class ToAst(Transformer):
 
     @node
     def time_range(self, meta, tok):
-        start_text, end_text = (p.strip() for p in str(tok).split("-"))
+        start_text, end_text = (p.strip() for p in tok.value.split("-"))
         span = token_span(tok)
 
         def minutes(text: str) -> int:
@@ -378,15 +384,15 @@ class ToAst(Transformer):
     # ---- blocks
     @node
     def block(self, meta, kind, name, *items):
-        return A.Block(str(kind), name, tuple(items), token_span(kind), meta)
+        return A.Block(kind.value, name, tuple(items), token_span(kind), meta)
 
     @node
     def value_item(self, meta, key, *values):
-        return A.BlockItem(str(key), tuple(values), token_span(key), meta)
+        return A.BlockItem(key.value, tuple(values), token_span(key), meta)
 
     @node
     def word_item(self, meta, key, *words):
-        return A.BlockItem(str(key), tuple(A.Word(str(w), token_span(w)) for w in words),
+        return A.BlockItem(key.value, tuple(A.Word(w.value, token_span(w)) for w in words),
                            token_span(key), meta)
 
     @node
