@@ -1,6 +1,7 @@
 """Engine throughput and memory (a benchmark that prints figures, not a test).
 
     .venv/bin/python bench/bench_engine.py [--events 50000] [--runs 5]
+    valgrind --tool=callgrind .venv/bin/python bench/bench_engine.py --process-only 3000
 
 For 10, 1,000 and 10,000 monitors (a mix: event triggers with `where`, execution
 duration timers, metric counts, log-level comparisons and absence triggers, most scoped
@@ -158,12 +159,30 @@ def memory_per_100k_keys() -> float:
     return (after - before) / 2**20
 
 
+def process_only(count: int, monitors: int = 1_000) -> None:
+    """Load `monitors`, process 1,000 warm-up events, then `count` more (at most 10,000),
+    print nothing: run it under `valgrind --tool=callgrind` with `count` N and 0 and
+    divide the difference of the instruction totals by N for a figure that load cannot
+    distort. The same 11,000 events are built whatever `count` is."""
+    lines, _, flows = monitor_texts(monitors)
+    ruleset = load(lines)
+    events = make_events(11_000, flows)
+    engine = Engine(ruleset, now=BASE)
+    for e in events[: 1_000 + min(count, 10_000)]:
+        engine.process(e)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=50_000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--rule-engine-events", type=int, default=300)
+    p.add_argument("--process-only", type=int, metavar="N",
+                   help="only process N events with 1,000 monitors (for callgrind)")
     args = p.parse_args()
+    if args.process_only is not None:
+        process_only(args.process_only)
+        return
     print(f"python {sys.version.split()[0]}; {args.events} events, median of {args.runs} runs, "
           f"CPU time; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'monitors':>9} {'events/s':>10} {'µs/event':>9} {'rule-engine µs/event':>21} {'ratio':>7}")
