@@ -15,14 +15,15 @@ from dsl.build import build_ruleset
 from dsl.check_blocks import check_block
 from dsl.check_monitors import check_monitor
 from dsl.diagnostics import Diagnostic, has_errors, sort_key
-from dsl.parser import parse
+from dsl.parser import gc_paused, parse
 from dsl.refs import check_references, collect, monitor_names
 from dsl.ruleset import RuleSet
 
 
 def check(files: list[A.RuleFile], *, context=None) -> list[Diagnostic]:
     """All semantic diagnostics of `files` checked together (`context` is reserved)."""
-    return _check(files)[0]
+    with gc_paused():
+        return _check(files)[0]
 
 
 def load(sources: dict[str, str], *, context=None) -> tuple[RuleSet | None, list[Diagnostic]]:
@@ -33,11 +34,12 @@ def load(sources: dict[str, str], *, context=None) -> tuple[RuleSet | None, list
         rule_file, syntax = parse(text, file=name)
         files.append(rule_file)
         diagnostics.extend(syntax)
-    semantic, named = _check(files)
-    diagnostics = finish(diagnostics + semantic)
-    if has_errors(diagnostics):
-        return None, diagnostics
-    return build_ruleset(files, named), diagnostics
+    with gc_paused():
+        semantic, named = _check(files)
+        diagnostics = finish(diagnostics + semantic)
+        if has_errors(diagnostics):
+            return None, diagnostics
+        return build_ruleset(files, named), diagnostics
 
 
 def _check(files: list[A.RuleFile]) -> tuple[list[Diagnostic], list]:

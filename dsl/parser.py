@@ -8,7 +8,9 @@ declaration gets its own diagnostic and the good ones still come through.
 
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -46,8 +48,29 @@ def _keep_comment(tok: Token) -> Token:
     return tok
 
 
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while building a tree.
+
+    Parsing allocates many small objects and no reference cycles, yet each burst of
+    allocations triggers collections that walk everything alive: a third of parse time.
+    Reference counting still frees everything as usual; collection resumes after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse(text: str, file: str = "<string>") -> tuple[A.RuleFile, list[Diagnostic]]:
     """Parse one rule file. Returns what parsed and the syntax diagnostics (maybe empty)."""
+    with gc_paused():
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> tuple[A.RuleFile, list[Diagnostic]]:
     context.file = file
     context.diagnostics = []
     _comments.clear()
