@@ -38,11 +38,20 @@ def check_url(s: A.String) -> Diagnostic | None:
     return None
 
 
-def check_email(s: A.String) -> Diagnostic | None:
+@lru_cache(maxsize=4096)
+def _email_problem(address: str) -> str | None:
+    """Why an address is invalid, or None; rule sets repeat the same few addresses."""
     try:
-        email_validator.validate_email(s.value, check_deliverability=False)
+        email_validator.validate_email(address, check_deliverability=False)
     except email_validator.EmailNotValidError as e:
-        return error(s.span, "E304", f"invalid e-mail address `{s.value}`: {e}")
+        return str(e)
+    return None
+
+
+def check_email(s: A.String) -> Diagnostic | None:
+    problem = _email_problem(s.value)
+    if problem is not None:
+        return error(s.span, "E304", f"invalid e-mail address `{s.value}`: {problem}")
     return None
 
 
