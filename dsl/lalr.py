@@ -107,7 +107,7 @@ class Driver:
         values: list = []
         token = None
         for token in tokens(text, stack):
-            t = token.type
+            t = token[0]  # the type; tuple indexing is the cheapest read
             while True:
                 act = actions[stack[-1]].get(t)
                 if act is None:

@@ -63,7 +63,7 @@ class _Marker:
 
 def _start(c) -> tuple[int, int]:
     if type(c) is Token:
-        return c.line, c.column
+        return c[2], c[3]
     if type(c) is tuple:
         return _start(c[0])
     span = c.span
@@ -72,7 +72,7 @@ def _start(c) -> tuple[int, int]:
 
 def _end(c) -> tuple[int, int]:
     if type(c) is Token:
-        return c.end_line, c.end_column
+        return c[4], c[5]
     if type(c) is tuple:
         return _end(c[-1])
     span = c.span
@@ -95,8 +95,8 @@ def node(fn):
     def callback(self, children):
         named = []
         for c in children:
-            if type(c) is Token:
-                kind = c.type
+            if type(c) is Token:  # fields: type, value, line, column, end_line, end_column
+                kind = c[0]
                 if kind == "STRING":
                     c = decode_string(c)
                 elif kind not in NAMED_TERMINALS:
@@ -104,11 +104,11 @@ def node(fn):
             named.append(c)
         first, last = children[0], children[-1]
         if type(first) is Token:
-            l1, c1 = first.line, first.column
+            l1, c1 = first[2], first[3]
         else:
             l1, c1 = _start(first)
         if type(last) is Token:
-            l2, c2 = last.end_line, last.end_column
+            l2, c2 = last[4], last[5]
         else:
             l2, c2 = _end(last)
         return fn(self, _new_span(Span, (context.file, l1, c1, l2, c2)), *named)
@@ -140,9 +140,11 @@ def parse_number(text: str) -> int | float:
 
 
 def decode_string(tok: Token) -> A.String:
-    raw = tok.value
+    raw = tok[1]
     triple = raw.startswith('"""')
     body = raw[3:-3] if triple else raw[1:-1]
+    if "\\" not in body:
+        return A.String(body, triple, token_span(tok))
 
     def unescape(m: re.Match) -> str:
         esc = m.group(1)
@@ -156,8 +158,7 @@ def decode_string(tok: Token) -> A.String:
         )
         return esc
 
-    value = _ESCAPE.sub(unescape, body) if "\\" in body else body
-    return A.String(value, triple, token_span(tok))
+    return A.String(_ESCAPE.sub(unescape, body), triple, token_span(tok))
 
 
 def _is_aggregate_free(expr) -> bool:
