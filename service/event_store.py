@@ -10,16 +10,14 @@ one `insert_many`) and keeps one write in flight per process. Order and gaps:
   of `seq` order, and a failed insert (or a duplicate that raced past the lookup)
   leaves a gap. The evaluator therefore reads only the
   contiguous prefix after its resume point and waits up to `TOCSIN_GAP_GRACE_SECONDS`
-  for a gap to fill before stepping over it (`SeqReader`).
+  for a gap to fill before stepping over it (`service.seq_reader.SeqReader`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
@@ -148,41 +146,3 @@ class EventWriter:
             for _, done in group:
                 if not done.done():
                     done.set_result(None)
-
-
-class SeqReader:
-    """Reads stored events in `seq` order after a resume point, minding gaps."""
-
-    def __init__(self, db: Database, after: int, *, grace_seconds: float, clock=time.monotonic) -> None:
-        self.db = db
-        self.after = after
-        self.grace = grace_seconds
-        self.clock = clock
-        self._gap_since: float | None = None
-
-    async def next_batch(self, limit: int = 500) -> list[dict]:
-        """Events with seq after the resume point, stopping at a gap still in its grace."""
-        cursor = self.db.events.find({"seq": {"$gt": self.after}}).sort("seq", 1).limit(limit)
-        docs = [d async for d in cursor]
-        out: list[dict] = []
-        expected = self.after + 1
-        for d in docs:
-            if d["seq"] != expected and not self._gap_expired():
-                break
-            self._gap_since = None
-            out.append(d)
-            expected = d["seq"] + 1
-        if out:
-            self.after = out[-1]["seq"]
-        return out
-
-    def _gap_expired(self) -> bool:
-        now = self.clock()
-        if self._gap_since is None:
-            self._gap_since = now
-        return now - self._gap_since >= self.grace
-
-
-def envelope(doc: dict[str, Any]) -> dict[str, Any]:
-    """The event as the engine and the API see it."""
-    return doc["event"]
