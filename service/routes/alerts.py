@@ -21,7 +21,7 @@ from service.config import parse_duration
 from service.event_store import parse_time
 from service.problems import Problem
 from service.json_body import media_type, parse_json
-from service.routes.paging import decode, encode, limit_of
+from service.routes.paging import decode, encode, limit_of, page_after
 
 bp = Blueprint("alerts", url_prefix="/v1/alerts")
 
@@ -137,18 +137,10 @@ async def context(request: Request, alert_id: str) -> HTTPResponse:
     conds = _key_filter(alert.get("key") or {})
     if conds:
         query["$and"] = conds
-    cursor = request.args.get("cursor")
-    if cursor:
-        seq = decode(cursor)
-        if not isinstance(seq, int):
-            raise Problem(422, "invalid cursor")
-        query["seq"] = {"$gt": seq}
-    docs = [d async for d in request.app.ctx.db.events.find(query).sort("seq", 1).limit(limit + 1)]
-    more = len(docs) > limit
-    docs = docs[:limit]
+    docs, next_cursor = await page_after(request, request.app.ctx.db.events, query, "seq", int, limit)
     return json_response({
         "alert": alert_id, "from": rfc3339(center - before), "to": rfc3339(center + after),
-        "items": [d["event"] for d in docs], "next_cursor": encode(docs[-1]["seq"]) if more else None,
+        "items": [d["event"] for d in docs], "next_cursor": next_cursor,
     })
 
 

@@ -52,3 +52,20 @@ def page_of_list(request: Request, items: list[Any]) -> dict[str, Any]:
     chunk = items[start:start + limit]
     more = start + limit < len(items)
     return {"items": chunk, "next_cursor": encode(start + limit) if more else None}
+
+
+async def page_after(request: Request, collection: Any, query: dict[str, Any], field: str,
+                     kind: type, limit: int) -> tuple[list[dict], str | None]:
+    """Keyset paging in ascending `field` order: the page and the cursor of the next one.
+
+    The cursor holds the last `field` value seen; one of another `kind` is a 422."""
+    cursor = request.args.get("cursor")
+    if cursor:
+        last = decode(cursor)
+        if not isinstance(last, kind) or isinstance(last, bool):
+            raise Problem(422, "invalid cursor")
+        query = {**query, field: {"$gt": last}}
+    docs = [d async for d in collection.find(query).sort(field, 1).limit(limit + 1)]
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return docs, (encode(docs[-1][field]) if more else None)

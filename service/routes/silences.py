@@ -16,7 +16,7 @@ from engine.model import rfc3339
 from service.config import parse_duration
 from service.problems import Problem
 from service.json_body import media_type, parse_json
-from service.routes.paging import decode, encode, limit_of
+from service.routes.paging import limit_of, page_after
 
 bp = Blueprint("silences", url_prefix="/v1/silences")
 
@@ -101,17 +101,8 @@ async def list_silences(request: Request) -> HTTPResponse:
     query: dict[str, Any] = {}
     if request.args.get("all") != "true":
         query["ends_at"] = {"$gt": datetime.now(timezone.utc)}
-    cursor = request.args.get("cursor")
-    if cursor:
-        pos = decode(cursor)
-        if not isinstance(pos, str):
-            raise Problem(422, "invalid cursor")
-        query["_id"] = {"$gt": pos}
-    docs = [d async for d in request.app.ctx.db.silences.find(query).sort("_id", 1).limit(limit + 1)]
-    more = len(docs) > limit
-    docs = docs[:limit]
-    return json_response({"items": [public(d) for d in docs],
-                          "next_cursor": encode(docs[-1]["_id"]) if more else None})
+    docs, next_cursor = await page_after(request, request.app.ctx.db.silences, query, "_id", str, limit)
+    return json_response({"items": [public(d) for d in docs], "next_cursor": next_cursor})
 
 
 @bp.delete("/<silence_id:str>")
