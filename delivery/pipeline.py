@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from delivery.channels import get_channel
+from delivery.channels import build_config, get_channel
 from delivery.classify import FAILED, OK, RETRY, Verdict, classify
 from delivery.events import notification_event
 from delivery.log import DeliveryLog
@@ -42,7 +42,7 @@ def send_once(request: DeliveryRequest, runtime: Runtime) -> Verdict:
     """Render and send through the request's channel, classified (no recording)."""
     try:
         spec = get_channel(request.kind)
-        config = spec.config.from_request(request, runtime.settings)
+        config = build_config(spec, request, runtime.settings)
         ctx = SendContext(request, runtime)
         result = spec.send(request, config, ctx)
     except Exception as exc:  # every failure is classified, none escapes the pipeline

@@ -6,12 +6,16 @@
 A sender renders its templates through `ctx.render` / `ctx.render_json`, sends, and
 returns the receiver's response (or None when the protocol has none, e.g. SMTP) or
 raises; it never classifies or records: `delivery.pipeline` does that for every channel
-alike. `config` is the channel's typed config built by `config.from_request(request,
-settings)`; adding a channel is adding one module here and its test.
+alike. `config` is the channel's typed config: for channels declared in rule files
+(webhook, slack, pagerduty) it is the rule set's own value (`dsl.ruleset.WebhookChannel`,
+…) rebuilt from the request's JSON; channels the operator configures (email, sms) build
+theirs with `config.from_request(request, settings)`. Adding a channel is adding one
+module here and its test.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +71,28 @@ def channel_dict(request: Any) -> dict[str, Any]:
     if not request.channel:
         raise NotConfigured(f"no {request.kind} channel named {request.target!r} in the rules")
     return request.channel
+
+
+def build_config(spec: ChannelSpec, request: Any, settings: Any) -> Any:
+    """The sender's typed config for one request (see the module docstring)."""
+    make = getattr(spec.config, "from_request", None)
+    if make is not None:
+        return make(request, settings)
+    return rule_channel(spec.config, request)
+
+
+def rule_channel(cls: type, request: Any) -> Any:
+    """A rule-file channel (`dsl.ruleset` type) back from the request's JSON dict: unset
+    values take the type's defaults, JSON lists become the tuples the type holds."""
+    data = channel_dict(request)
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in data.items() if k in names and v is not None}
+    if "headers" in values:
+        values["headers"] = tuple((str(k), str(v)) for k, v in values["headers"])
+    if "timeout" in values:
+        values["timeout"] = float(values["timeout"])
+    values.setdefault("name", request.target)
+    return cls(**values)
 
 
 def registered_kinds() -> list[str]:

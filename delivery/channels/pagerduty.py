@@ -8,37 +8,17 @@ else `tocsin`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from delivery.channels import channel, channel_dict
+from delivery.channels import channel
 from delivery.channels.webhook import json_body
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
-from delivery.settings import DeliverySettings
+from dsl.ruleset import PagerDutyChannel
 
-EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITIES = {"info": "info", "warning": "warning", "error": "error", "critical": "critical"}
-
-
-@dataclass(frozen=True, slots=True)
-class PagerDutyConfig:
-    name: str
-    routing_key: str
-    url: str = EVENTS_URL
-    timeout: float = 10.0
-
-    @classmethod
-    def from_request(cls, request: DeliveryRequest, settings: DeliverySettings) -> PagerDutyConfig:
-        c = channel_dict(request)
-        return cls(
-            name=c.get("name", request.target),
-            routing_key=c["routing_key"],
-            url=c.get("url") or EVENTS_URL,
-            timeout=float(c.get("timeout") or 10.0),
-        )
 
 
 def event_body(request: DeliveryRequest, routing_key: str, ctx: SendContext) -> dict[str, Any]:
@@ -73,8 +53,8 @@ def _payload(doc: dict[str, Any], event: dict[str, Any], source: Any, ctx: SendC
     }
 
 
-@channel("pagerduty", config=PagerDutyConfig)
-def send_pagerduty(request: DeliveryRequest, config: PagerDutyConfig, ctx: SendContext) -> httpx.Response:
+@channel("pagerduty", config=PagerDutyChannel)
+def send_pagerduty(request: DeliveryRequest, config: PagerDutyChannel, ctx: SendContext) -> httpx.Response:
     routing_key = ctx.render(config.routing_key, where="routing_key")
     url = ctx.render(config.url, where="url")
     body = event_body(request, routing_key, ctx)

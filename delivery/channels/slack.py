@@ -6,40 +6,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from delivery.channels import channel, channel_dict
+from delivery.channels import channel
 from delivery.channels.webhook import json_body
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
-from delivery.settings import DeliverySettings
+from dsl.ruleset import SlackChannel
 
 
-@dataclass(frozen=True, slots=True)
-class SlackConfig:
-    name: str
-    url: str
-    text: str | None = None
-    blocks: Any = None
-    timeout: float = 10.0
-
-    @classmethod
-    def from_request(cls, request: DeliveryRequest, settings: DeliverySettings) -> SlackConfig:
-        c = channel_dict(request)
-        return cls(
-            name=c.get("name", request.target),
-            url=c["url"],
-            text=c.get("text"),
-            blocks=c.get("blocks"),
-            timeout=float(c.get("timeout") or 10.0),
-        )
-
-
-@channel("slack", config=SlackConfig)
-def send_slack(request: DeliveryRequest, config: SlackConfig, ctx: SendContext) -> httpx.Response:
+@channel("slack", config=SlackChannel)
+def send_slack(request: DeliveryRequest, config: SlackChannel, ctx: SendContext) -> httpx.Response:
     url = ctx.render(config.url, where="url")
     body: dict[str, Any] = {
         "text": ctx.render(config.text, where="text") if config.text else ctx.message

@@ -15,41 +15,16 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from delivery.channels import channel, channel_dict
+from delivery.channels import channel
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
-from delivery.settings import DeliverySettings
+from dsl.ruleset import WebhookChannel
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    name: str
-    url: str
-    method: str = "POST"
-    headers: tuple[tuple[str, str], ...] = ()
-    timeout: float = 10.0
-    signing_secret: str | None = None
-    payload: Any = None
-
-    @classmethod
-    def from_request(cls, request: DeliveryRequest, settings: DeliverySettings) -> WebhookConfig:
-        c = channel_dict(request)
-        return cls(
-            name=c.get("name", request.target),
-            url=c["url"],
-            method=str(c.get("method") or "POST").upper(),
-            headers=tuple((str(k), str(v)) for k, v in c.get("headers") or ()),
-            timeout=float(c.get("timeout") or 10.0),
-            signing_secret=c.get("signing_secret"),
-            payload=c.get("payload"),
-        )
 
 
 def signing_key(secret: str) -> bytes:
@@ -77,8 +52,8 @@ def json_body(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-@channel("webhook", config=WebhookConfig)
-def send_webhook(request: DeliveryRequest, config: WebhookConfig, ctx: SendContext) -> httpx.Response:
+@channel("webhook", config=WebhookChannel)
+def send_webhook(request: DeliveryRequest, config: WebhookChannel, ctx: SendContext) -> httpx.Response:
     url = ctx.render(config.url, where="url")
     headers = {k: ctx.render(v, where=f"header {k}") for k, v in config.headers}
     if config.payload is not None:
