@@ -73,14 +73,23 @@ def lint_sources(sources: dict[str, str]) -> list[Diagnostic]:
     return finish(diagnostics + check(files))
 
 
-def lint_command(args) -> int:
-    """`tocsin lint PATH… [--format text|json]`."""
+def _load_paths(command: str, paths: list[str]):
+    """(files, sources, unreadable-file diagnostics), or exit status 2 on a usage error."""
     try:
-        files = find_rule_files(args.paths)
+        files = find_rule_files(paths)
         sources, unreadable = read_sources(files)
     except UsageError as e:
-        print(f"tocsin lint: {e}", file=sys.stderr)
+        print(f"tocsin {command}: {e}", file=sys.stderr)
         return 2
+    return files, sources, unreadable
+
+
+def lint_command(args) -> int:
+    """`tocsin lint PATH… [--format text|json]`."""
+    loaded = _load_paths("lint", args.paths)
+    if isinstance(loaded, int):
+        return loaded
+    files, sources, unreadable = loaded
     diagnostics = finish(unreadable + lint_sources(sources))
     ok = not has_errors(diagnostics)
     if getattr(args, "format", "text") == "json":
@@ -97,12 +106,10 @@ def fmt_command(args) -> int:
     """`tocsin fmt [--check] PATH…`: rewrite files canonically, or list those that differ."""
     from dsl.formatter import format_file
 
-    try:
-        files = find_rule_files(args.paths)
-        sources, unreadable = read_sources(files)
-    except UsageError as e:
-        print(f"tocsin fmt: {e}", file=sys.stderr)
-        return 2
+    loaded = _load_paths("fmt", args.paths)
+    if isinstance(loaded, int):
+        return loaded
+    files, sources, unreadable = loaded
     status = 0
     if unreadable:
         print(render_all(unreadable, {}), file=sys.stderr)

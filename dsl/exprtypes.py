@@ -41,22 +41,17 @@ class Scope:
             self.out.append(d)
 
 
+_LITERAL_TYPES = {A.String: C.STRING, A.Number: C.NUMBER, A.Percent: C.PERCENT,
+                  A.Duration: C.DURATION, A.Bool: C.BOOL, A.Null: C.NULL}
+
+
 def infer(e: A.Expr, scope: Scope) -> str:
     """The type of `e`; problems go to `scope.out`."""
     if isinstance(e, A.Path):
         return _path(e, scope)
-    if isinstance(e, A.String):
-        return C.STRING
-    if isinstance(e, A.Number):
-        return C.NUMBER
-    if isinstance(e, A.Percent):
-        return C.PERCENT
-    if isinstance(e, A.Duration):
-        return C.DURATION
-    if isinstance(e, A.Bool):
-        return C.BOOL
-    if isinstance(e, A.Null):
-        return C.NULL
+    literal = _LITERAL_TYPES.get(type(e))
+    if literal is not None:
+        return literal
     if isinstance(e, A.ListExpr):
         for item in e.items:
             infer(item, scope)
