@@ -26,6 +26,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
+def _collection(name: str) -> property:
+    """A collection of the service's database, read as an attribute: `db.events`."""
+    return property(lambda self: self.db[name])
+
+
 @dataclass
 class Database:
     """One connection and the collections the service uses."""
@@ -38,41 +43,15 @@ class Database:
         client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
         return cls(client, client[name])
 
-    @property
-    def events(self):
-        return self.db["events"]
-
-    @property
-    def alerts(self):
-        return self.db["alerts"]
-
-    @property
-    def alert_events(self):
-        return self.db["alert_events"]
-
-    @property
-    def deliveries(self):
-        return self.db["deliveries"]
-
-    @property
-    def silences(self):
-        return self.db["silences"]
-
-    @property
-    def rulesets(self):
-        return self.db["rulesets"]
-
-    @property
-    def checkpoints(self):
-        return self.db["checkpoints"]
-
-    @property
-    def counters(self):
-        return self.db["counters"]
-
-    @property
-    def commands(self):
-        return self.db["commands"]
+    events = _collection("events")
+    alerts = _collection("alerts")
+    alert_events = _collection("alert_events")
+    deliveries = _collection("deliveries")
+    silences = _collection("silences")
+    rulesets = _collection("rulesets")
+    checkpoints = _collection("checkpoints")
+    counters = _collection("counters")
+    commands = _collection("commands")
 
     async def ensure_indexes(self, retention: timedelta) -> None:
         """Create every index (idempotent); the TTL follows `TOCSIN_RETENTION`."""
