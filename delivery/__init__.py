@@ -1,22 +1,22 @@
 """Delivery: notifications over webhook, Slack, PagerDuty, e-mail and SMS.
 
-    from delivery import setup, enqueue
+    from delivery import setup, wake
     from delivery.request import build_requests
-    setup(broker, log)                       # bind the Dramatiq actor (StubBroker or Redis)
-    for request in build_requests(alert_event, ruleset, public_url=url):
-        enqueue(request)
+    setup(broker, ledger)                    # bind the Dramatiq actor (StubBroker, Redis, RabbitMQ)
+    ledger entries are written by the service (one per request of build_requests(...))
+    wake([request.id for request in requests])
 
-Each delivery moves through render -> send -> classify -> record (`delivery.pipeline`);
-channels register themselves in `delivery.channels`; retries follow `delivery.retry`;
-the SSRF guard is `delivery.ssrf`; workers are started by `delivery.worker`.
-See docs/delivery.md.
+The delivery ledger (`delivery.ledger`) is the only record of what must still be sent;
+the broker carries wake-ups. Each delivery moves through claim -> render -> send ->
+classify -> record (`delivery.actors.deliver`, `delivery.pipeline.attempt`); channels
+register themselves in `delivery.channels`; retries follow `delivery.retry`; the SSRF
+guard is `delivery.ssrf`; workers are started by `delivery.worker`. See docs/delivery.md.
 """
 
 from __future__ import annotations
 
-from delivery.actors import enqueue, setup
-from delivery.log import DeliveryLog, MemoryDeliveryLog
+from delivery.actors import deliver, setup, wake
+from delivery.ledger import Ledger, MemoryLedger
 from delivery.request import DeliveryRequest, build_requests
 
-__all__ = ["setup", "enqueue", "DeliveryLog", "MemoryDeliveryLog", "DeliveryRequest",
-           "build_requests"]
+__all__ = ["setup", "wake", "deliver", "Ledger", "MemoryLedger", "DeliveryRequest", "build_requests"]

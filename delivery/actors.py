@@ -1,32 +1,40 @@
-"""The Dramatiq `deliver` actor, bound at run time to a broker and a delivery log.
+"""The Dramatiq `deliver` actor: a wake-up for one ledger entry.
 
-    setup(broker, log)            # StubBroker in tests and embedded mode, RedisBroker else
-    enqueue(request)              # one message per delivery
+    setup(broker, ledger, settings=…)   # StubBroker (embedded), Redis or RabbitMQ
+    wake(["dlv_…", …])                  # one small message per entry id
     start a dramatiq Worker on the same broker (delivery.worker does)
 
+A message carries only the entry's id: the ledger holds the request. The actor claims
+the entry (nothing else sends it while the claim's lease holds), sends it once and
+records the outcome (`delivery.pipeline.attempt`). A message for an entry that is not
+claimable (already sent, claimed by a live worker, not yet due) does nothing, so a
+duplicate or late wake-up is harmless. Retries are not messages: the ledger keeps
+`next_attempt_at` and the reconciler wakes the entry when it is due. Dramatiq's own
+retries are off; a database outage during the claim drops the wake-up (the entry stays
+due in the ledger and is woken again), never the delivery.
+
 Dramatiq actors are module globals; `setup()` declares `tocsin.deliver` on the given
-broker (once per broker) and remembers the log, so tests can bind a fresh StubBroker or
-a RedisBroker each time. Dramatiq's own retries are off (`max_retries=0`): the pipeline
-records each attempt and this module re-sends the message with a delay chosen by
-`delivery.retry`. A final failure raises `PermanentDeliveryError` (declared in
-`throws=`), which dead-letters the message in the broker without a stack trace.
+broker (once per broker) and remembers the ledger, so tests can bind a fresh broker.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
 
 import dramatiq
 from dramatiq.broker import Broker
 
-from delivery.errors import PermanentDeliveryError
-from delivery.log import DeliveryLog
-from delivery.pipeline import DEAD, FAILED_STATUS, run_attempt
-from delivery.request import DeliveryRequest
+from delivery.ledger import Ledger
+from delivery.pipeline import attempt
 from delivery.runtime import Runtime
 from delivery.settings import DeliverySettings
+
+log = logging.getLogger("tocsin.delivery")
 
 ACTOR_NAME = "tocsin.deliver"
 QUEUE_NAME = "tocsin_delivery"
@@ -36,9 +44,10 @@ TIME_LIMIT_MS = 5 * 60 * 1000  # an attempt is bounded by its HTTP/SMTP timeout 
 @dataclass
 class Binding:
     broker: Broker
-    log: DeliveryLog
+    ledger: Ledger
     actor: dramatiq.Actor
     settings: DeliverySettings | None = None
+    worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     _runtime: Runtime | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -57,49 +66,71 @@ _binding: Binding | None = None
 
 def setup(
     broker: Broker,
-    log: DeliveryLog,
+    ledger: Ledger,
     *,
     settings: DeliverySettings | None = None,
     runtime: Runtime | None = None,
+    queue_name: str = QUEUE_NAME,
 ) -> dramatiq.Actor:
-    """Bind the `deliver` actor to `broker` and `log`; returns the actor."""
+    """Bind the `deliver` actor to `broker` and `ledger`; returns the actor."""
     global _binding
     actor = broker.actors.get(ACTOR_NAME)
     if actor is None:
-        options = {"max_retries": 0, "throws": (PermanentDeliveryError,),
-                   "time_limit": TIME_LIMIT_MS}
+        options = {"max_retries": 0, "time_limit": TIME_LIMIT_MS}
         # Brokers built with fewer middleware reject options nobody would read.
         options = {k: v for k, v in options.items() if k in broker.actor_options}
         actor = dramatiq.Actor(_deliver, broker=broker, actor_name=ACTOR_NAME,
-                               queue_name=QUEUE_NAME, priority=0, options=options)
+                               queue_name=queue_name, priority=0, options=options)
     dramatiq.set_broker(broker)
     if _binding is not None and _binding._runtime is not None and _binding._runtime is not runtime:
         _binding._runtime.close()
-    _binding = Binding(broker, log, actor, settings or (runtime.settings if runtime else None),
-                       runtime)
+    _binding = Binding(broker, ledger, actor, settings or (runtime.settings if runtime else None),
+                       _runtime=runtime)
     return actor
 
 
 def binding() -> Binding:
     if _binding is None:
-        raise RuntimeError("delivery.setup(broker, log) has not been called in this process")
+        raise RuntimeError("delivery.setup(broker, ledger) has not been called in this process")
     return _binding
 
 
-def enqueue(request: DeliveryRequest, *, delay_seconds: float | None = None) -> None:
-    """Queue one delivery. Queueing the same delivery id again is harmless: a worker
-    skips an id whose outcome `sent` is already recorded."""
+def wake(delivery_ids: Iterable[str]) -> int:
+    """Send one wake-up per ledger entry; returns how many went out. Raises when the
+    broker refuses (the entries stay due in the ledger: nothing is lost)."""
     b = binding()
-    delay = int(delay_seconds * 1000) if delay_seconds else None
-    b.actor.send_with_options(args=(request.to_dict(),), delay=delay)
+    sent = 0
+    for delivery_id in delivery_ids:
+        b.actor.send(delivery_id)
+        sent += 1
+    return sent
 
 
-def _deliver(request_data: dict[str, Any]) -> None:
+def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
+    """Claim, send once and record one entry; returns the recorded state, or None when
+    the entry was not ours to send (or the database could not be reached)."""
     b = binding()
-    request = DeliveryRequest.from_dict(request_data)
-    step = run_attempt(request, b.runtime, b.log)
-    if step.requeue is not None:
-        next_request, delay = step.requeue
-        b.actor.send_with_options(args=(next_request.to_dict(),), delay=max(int(delay * 1000), 1))
-    elif step.final_status in (FAILED_STATUS, DEAD):
-        raise PermanentDeliveryError(f"delivery {request.id} {step.final_status}")
+    now = now or datetime.now(timezone.utc)
+    token = f"{b.worker_id}:{uuid.uuid4().hex[:8]}"
+    try:
+        claim = b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token)
+    except Exception as exc:  # the database is away: the entry stays due, it is woken again
+        log.warning("delivery %s not claimed (%s: %s); the reconciler will wake it again",
+                    delivery_id, type(exc).__name__, exc)
+        return None
+    if claim is None:
+        return None
+    outcome = attempt(claim, b.runtime)
+    b.ledger.record(outcome)
+    return outcome.state
+
+
+def _lease(b: Binding) -> float:
+    return b.runtime.settings.lease_seconds
+
+
+def _deliver(delivery_id: str) -> None:
+    deliver(delivery_id)
+
+
+__all__ = ["setup", "binding", "wake", "deliver"]

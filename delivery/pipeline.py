@@ -1,41 +1,30 @@
-"""One attempt of one delivery: render -> send -> classify -> record.
+"""One attempt of one claimed delivery: render -> send -> classify -> decide.
 
-    step = run_attempt(request, runtime, log)
-    step.requeue      # the next attempt's request and its delay in seconds, or None
+    outcome = attempt(claim, runtime)          # never raises for a delivery problem
+    ledger.record(outcome)
 
-`run_attempt` never raises for a delivery problem: every outcome is recorded in the
-`DeliveryLog` (secrets redacted) and, when final, emitted as `notification.sent` or
-`notification.failed`. The caller (the Dramatiq actor) only schedules the requeue.
+`attempt` sends the claimed request once and turns the verdict into the ledger's next
+state: `sent`, `pending` again with `next_attempt_at` (a retry, honouring `Retry-After`)
+or `failed`. A final outcome carries its `notification.sent|failed` event. Errors are
+redacted before they are recorded. Nothing here touches a broker or a database.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Any
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from delivery.channels import build_config, get_channel
 from delivery.classify import FAILED, OK, RETRY, Verdict, classify
 from delivery.events import notification_event
-from delivery.log import DeliveryLog
+from delivery.ledger import FAILED as FAILED_STATE
+from delivery.ledger import PENDING, SENT, Claim, Outcome
 from delivery.request import DeliveryRequest
 from delivery.retry import next_delay
 from delivery.runtime import Runtime, SendContext
 from delivery.settings import RetryPolicy
 from engine.model import rfc3339
-
-SENT, FAILED_STATUS, DEAD = "sent", "failed", "dead"  # final statuses
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What happened: the verdict, and the next attempt to queue (if any)."""
-
-    verdict: Verdict
-    final_status: str | None = None  # sent | failed | dead once the delivery is over
-    requeue: tuple[DeliveryRequest, float] | None = None
-    skipped: bool = False
 
 
 def send_once(request: DeliveryRequest, runtime: Runtime) -> Verdict:
@@ -50,14 +39,11 @@ def send_once(request: DeliveryRequest, runtime: Runtime) -> Verdict:
     return Verdict(OK) if result is None else classify(result)
 
 
-def run_attempt(
-    request: DeliveryRequest, runtime: Runtime, log: DeliveryLog, *, now: datetime | None = None
-) -> Step:
-    """Attempt `request` once, record it, and decide what comes next."""
-    if log.already_sent(request.id):
-        return Step(Verdict(OK), SENT, skipped=True)
+def attempt(claim: Claim, runtime: Runtime, *, now: datetime | None = None) -> Outcome:
+    """Send `claim.request` once and decide what the ledger records."""
+    request = replace(claim.request, attempt=claim.attempt)
     started = now or datetime.now(timezone.utc)
-    first_at = request.first_attempt_at or rfc3339(started)
+    first_at = claim.first_attempt_at or started
     t0 = time.perf_counter()
     verdict = send_once(request, runtime)
     latency_ms = round((time.perf_counter() - t0) * 1000, 3)
@@ -65,39 +51,25 @@ def run_attempt(
 
     delay = None
     if verdict.outcome == RETRY:
-        elapsed = (started - _parse(first_at)).total_seconds()
-        policy = runtime.settings.retry_for(request.kind)
-        retry = _channel_retry(request, policy)
-        delay = next_delay(retry, attempt=request.attempt, elapsed=elapsed,
+        policy = _channel_retry(request, runtime.settings.retry_for(request.kind))
+        delay = next_delay(policy, attempt=claim.attempt, elapsed=(started - first_at).total_seconds(),
                            retry_after=verdict.retry_after)
-    log.record_attempt(request.id, {
-        "attempt": request.attempt,
+    record = {
+        "attempt": claim.attempt,
         "at": rfc3339(started),
         "status": verdict.status,
         "latency_ms": latency_ms,
         "error": error,
         "outcome": verdict.outcome if verdict.outcome != RETRY or delay is not None else FAILED,
         "retry_in_ms": round(delay * 1000) if delay is not None else None,
-    })
-    if delay is not None:
-        return Step(verdict, requeue=(request.next_attempt(first_at), delay))
-    status = SENT if verdict.outcome == OK else (DEAD if verdict.outcome == RETRY else FAILED_STATUS)
-    _finish(request, runtime, log, status, error, verdict, started)
-    return Step(verdict, status)
-
-
-def _finish(request: DeliveryRequest, runtime: Runtime, log: DeliveryLog, status: str,
-            error: str | None, verdict: Verdict, at: datetime) -> None:
-    outcome: dict[str, Any] = {
-        "status": status,
-        "attempts": request.attempt,
-        "error": error,
-        "last_status": verdict.status,
-        "at": rfc3339(at),
-        "request": request.to_dict(),
     }
-    log.record_outcome(request.id, request.summary(), outcome)
-    log.emit_event(notification_event(request, status, error, verdict.status, at))
+    if delay is not None:
+        return Outcome(request.id, claim.token, record, PENDING,
+                       next_attempt_at=started + timedelta(seconds=delay), first_attempt_at=first_at)
+    state = SENT if verdict.outcome == OK else FAILED_STATE
+    status = SENT if state == SENT else ("dead" if verdict.outcome == RETRY else "failed")
+    event = notification_event(request, status, error, verdict.status, started)
+    return Outcome(request.id, claim.token, record, state, first_attempt_at=first_at, event=event)
 
 
 def _channel_retry(request: DeliveryRequest, policy: RetryPolicy) -> RetryPolicy:
@@ -107,7 +79,3 @@ def _channel_retry(request: DeliveryRequest, policy: RetryPolicy) -> RetryPolicy
         return policy
     allowed = {"max_attempts", "base", "factor", "max_delay", "max_age"}
     return replace(policy, **{k: v for k, v in overrides.items() if k in allowed})
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,14 +1,15 @@
 """Running the `deliver` actor: Dramatiq worker processes, or threads in this process.
 
-    run_worker("redis://…", log, processes=2, threads=32)    # blocks; `tocsin worker`
-    handle = start_in_process(StubBroker(), log, threads=8)  # embedded `tocsin serve`
+    broker = make_broker("redis://…" or "amqp://…")          # None: in-process StubBroker
+    run_worker(url, ledger_factory, processes=2, threads=32)  # blocks; `tocsin worker`
+    handle = start_in_process(StubBroker(), ledger, threads=8) # embedded `tocsin serve`
     handle.stop()
 
-`run_worker` forks `processes` children, each with its own RedisBroker, Runtime and
-Dramatiq `Worker`, and returns when SIGTERM/SIGINT stops them all (exit code 0, else
-the first non-zero child code). `log` may be a `DeliveryLog` or a zero-argument factory
-of one; pass a factory when the log holds connections that must not cross a fork
-(a `MongoClient`), so every child opens its own.
+`run_worker` forks `processes` children, each with its own broker connection, ledger
+and Dramatiq `Worker`, and returns when SIGTERM/SIGINT stops them all (exit code 0,
+else the first non-zero child code). `ledger` may be a `Ledger` or a zero-argument
+factory of one; pass a factory when the ledger holds connections that must not cross a
+fork (a `MongoClient`), so every child opens its own.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from dramatiq import Worker
 from dramatiq.broker import Broker
 
 from delivery.actors import setup
-from delivery.log import DeliveryLog
+from delivery.ledger import Ledger
 from delivery.settings import DeliverySettings
 
-LogSource = DeliveryLog | Callable[[], DeliveryLog]
+LedgerSource = Ledger | Callable[[], Ledger]
 
 
 @dataclass
@@ -42,38 +43,55 @@ class WorkerHandle:
 
 
 def start_in_process(
-    broker: Broker, log: DeliveryLog, *, threads: int = 8,
+    broker: Broker, ledger: Ledger, *, threads: int = 8,
     settings: DeliverySettings | None = None,
 ) -> WorkerHandle:
     """Bind the actor to `broker` and start `threads` worker threads in this process."""
-    setup(broker, log, settings=settings)
+    setup(broker, ledger, settings=settings,
+          queue_name=settings.queue_name if settings else "tocsin_delivery")
     worker = Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     return WorkerHandle(worker, broker)
 
 
-def _resolve_log(log: LogSource) -> DeliveryLog:
-    if isinstance(log, type) or not isinstance(log, DeliveryLog):
-        return log()
-    return log
+def _middleware() -> list:
+    # Only what `deliver` uses (time limit, retries off, shutdown notice): Dramatiq's
+    # callbacks, pipelines and age limit cost CPU per message.
+    from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit
+
+    return [TimeLimit(), ShutdownNotifications(), Retries(max_retries=0)]
+
+
+def make_broker(url: str) -> Broker:
+    """A Dramatiq broker for `redis://`/`rediss://` or `amqp://`/`amqps://` URLs."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in ("redis", "rediss", "unix"):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=url, middleware=_middleware())
+    if scheme in ("amqp", "amqps"):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        # Publisher confirms: a wake-up the broker did not take raises (the ledger keeps it).
+        return RabbitmqBroker(url=url, middleware=_middleware(), confirm_delivery=True)
+    raise ValueError(f"unsupported broker URL scheme {scheme!r} (use redis:// or amqp://)")
 
 
 def redis_broker(url: str) -> Broker:
-    """A RedisBroker with only the middleware `deliver` uses (time limit, retries off,
-    shutdown notice); Dramatiq's callbacks, pipelines and age limit cost CPU per message."""
-    from dramatiq.brokers.redis import RedisBroker
-    from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit
-
-    return RedisBroker(url=url, middleware=[TimeLimit(), ShutdownNotifications(),
-                                            Retries(max_retries=0)])
+    """A RedisBroker with the middleware `deliver` uses (kept for callers and tests)."""
+    return make_broker(url)
 
 
-def _serve(broker_url: str, log: LogSource, threads: int) -> int:
+def _resolve(ledger: LedgerSource) -> Ledger:
+    return ledger if hasattr(ledger, "claim") else ledger()  # type: ignore[operator]
+
+
+def _serve(broker_url: str, ledger: LedgerSource, threads: int, settings: DeliverySettings | None) -> int:
     """One worker process: run until SIGTERM/SIGINT, then drain and stop."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    handle = start_in_process(redis_broker(broker_url), _resolve_log(log), threads=threads)
+    handle = start_in_process(make_broker(broker_url), _resolve(ledger), threads=threads, settings=settings)
     try:
         stop.wait()
     finally:
@@ -81,16 +99,17 @@ def _serve(broker_url: str, log: LogSource, threads: int) -> int:
     return 0
 
 
-def _child(broker_url: str, log: LogSource, threads: int) -> None:
-    os._exit(_serve(broker_url, log, threads))
+def _child(broker_url: str, ledger: LedgerSource, threads: int, settings: DeliverySettings | None) -> None:
+    os._exit(_serve(broker_url, ledger, threads, settings))
 
 
-def run_worker(broker_url: str, log: LogSource, *, processes: int = 1, threads: int = 8) -> int:
-    """Serve deliveries from the Redis broker at `broker_url` until signalled."""
+def run_worker(broker_url: str, ledger: LedgerSource, *, processes: int = 1, threads: int = 8,
+               settings: DeliverySettings | None = None) -> int:
+    """Serve deliveries from the broker at `broker_url` until signalled."""
     if processes <= 1:
-        return _serve(broker_url, log, threads)
+        return _serve(broker_url, ledger, threads, settings)
     ctx = multiprocessing.get_context("fork")
-    children = [ctx.Process(target=_child, args=(broker_url, log, threads), daemon=False)
+    children = [ctx.Process(target=_child, args=(broker_url, ledger, threads, settings), daemon=False)
                 for _ in range(processes)]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

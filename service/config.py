@@ -80,6 +80,7 @@ class Config(BaseSettings):
     mongodb_database: str = "tocsin"
     data_dir: str = "./.tocsin/data"
     redis_url: str | None = None
+    broker_url: str | None = None
     rules_dir: str = "./rules"
     api_keys: str | None = Field(default=None, repr=False)
     public_url: str | None = None

@@ -6,8 +6,8 @@ Collections (design.md § Storage, plus two small ones of the service's own):
 | --- | --- | --- |
 | `events` | stored envelopes `{_id: event id, seq, time, stored_at, event}` | `_id` (unique event id), `seq` unique, `stored_at` TTL |
 | `alerts` | current state of each alert, one document per alert id | `(sort_at, _id)`, `monitor`, `status` |
-| `alert_events` | the outbox: one document per deterministic alert-event id | `_id` unique, `alert_id`, `queued` |
-| `deliveries` | every delivery attempt | `alert_event_id` |
+| `alert_events` | one document per deterministic alert-event id | `_id` unique, `alert_id` |
+| `deliveries` | the delivery ledger (delivery/ledger.py): one entry per alert event and destination | `alert_event_id`, `due_at`, `(state, created_at)` |
 | `silences` | silences created through the API | `ends_at` |
 | `rulesets` | versioned rule text (`_id` = version) and the `state` document | |
 | `checkpoints` | evaluator resume point + engine snapshot, leases | |
@@ -70,13 +70,14 @@ class Database:
                 IndexModel([("status", ASCENDING)], name="status"),
             ]
         )
-        await self.alert_events.create_indexes(
+        await self.alert_events.create_indexes([IndexModel([("alert_id", ASCENDING)], name="alert")])
+        await self.deliveries.create_indexes(
             [
-                IndexModel([("alert_id", ASCENDING)], name="alert"),
-                IndexModel([("queued", ASCENDING)], name="queued"),
+                IndexModel([("alert_event_id", ASCENDING)], name="alert_event"),
+                IndexModel([("due_at", ASCENDING)], name="due_at"),
+                IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state_created"),
             ]
         )
-        await self.deliveries.create_index([("alert_event_id", ASCENDING)], name="alert_event")
         await self.silences.create_index([("ends_at", ASCENDING)], name="ends_at")
         await self.commands.create_index([("applied", ASCENDING)], name="applied")
         # Create the sequence counter up front: concurrent first upserts would collide.

@@ -1,9 +1,16 @@
-"""The service's side of delivery: broker set-up, enqueueing alert events, the sweeper.
+"""The service's side of delivery: the broker, wake-ups, the reconciler.
 
-Embedded default (no `TOCSIN_REDIS_URL`): Dramatiq's in-process `StubBroker` with
-worker threads in this process. Production: a `RedisBroker`; `tocsin worker` processes
-consume it. The delivery log (attempts, `notification.*` events) lives in MongoDB
-(`service.delivery_log`).
+Embedded default (no broker URL): Dramatiq's in-process `StubBroker` with worker
+threads in this process. Production: `TOCSIN_BROKER_URL` (`redis://…` or `amqp://…`;
+`TOCSIN_REDIS_URL` still works) and `tocsin worker` processes consuming it.
+
+- `wake(ids)` hands entry ids to the `Waker`, a thread of its own, so a broker that
+  hangs (Redis frozen) never stalls the evaluator; wake-ups it cannot send are dropped,
+  and the ledger's `due_at` brings those entries back.
+- The reconciler (a task, every `TOCSIN_RECONCILE_SECONDS`) wakes every open entry whose
+  `due_at` passed: a wake-up lost with the broker, a retry that is due, a claim whose
+  worker died. It is what makes the broker a carrier of wake-ups and not a store: after a
+  broker restart, a lost message or a service restart, everything still open is sent.
 """
 
 from __future__ import annotations
@@ -11,95 +18,163 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta, timezone
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
+from delivery.settings import DeliverySettings
 from service.config import Config
 from service.db import Database
-from service.delivery_log import note_queued
+from service.ledger_store import MongoLedger, due_entries, mark_woken
 
 log = logging.getLogger("tocsin.delivery")
 
-SWEEP_SECONDS = 10.0
-SWEEP_MIN_AGE = timedelta(seconds=5)
+IN_PROCESS_THREADS = 16
+RECONCILE_BATCH = 1000
+WAKER_BACKLOG = 100_000  # ids; beyond it wake-ups are dropped (the reconciler has them)
+
+
+class Waker:
+    """Sends wake-ups from its own thread, in batches, never blocking the caller."""
+
+    def __init__(self, send: Callable[[list[str]], Any]) -> None:
+        self.send = send
+        self._cond = threading.Condition()
+        self._ids: list[str] = []
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="waker", daemon=True)
+        self._thread.start()
+
+    def put(self, ids: Iterable[str]) -> None:
+        with self._cond:
+            room = WAKER_BACKLOG - len(self._ids)
+            self._ids.extend(list(ids)[: max(room, 0)])
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._ids or self._stopped)
+                if self._stopped:
+                    return
+                batch, self._ids = self._ids, []
+            try:
+                self.send(batch)
+            except Exception as exc:  # broker away: the entries stay due in the ledger
+                log.warning("could not wake %d deliveries (%s: %s); the reconciler will",
+                            len(batch), type(exc).__name__, exc)
+
+
+def broker_url(config: Config) -> str | None:
+    return config.broker_url or config.redis_url
+
+
+def describe_broker(config: Config) -> str:
+    url = broker_url(config)
+    if not url:
+        return "in-process broker and workers"
+    parts = urlsplit(url)
+    kind = "RabbitMQ" if parts.scheme.startswith("amqp") else "Redis"
+    return f"{kind} broker {parts.hostname or ''}"  # no credentials
 
 
 class DeliveryBridge:
-    def __init__(self, config: Config, db: Database, metrics: Any, uri: str) -> None:
+    def __init__(self, config: Config, db: Database, uri: str,
+                 settings: DeliverySettings | None = None) -> None:
         self.config = config
-        self.uri = uri
         self.db = db
-        self.metrics = metrics
+        self.uri = uri
+        self.settings = settings or DeliverySettings.from_env()
         self.broker: Any = None
         self.worker: Any = None
-        self.available = False
-        self._sweeper: asyncio.Task | None = None
+        self.ledger: MongoLedger | None = None
+        self.waker: Waker | None = None
+        self._reconciler: asyncio.Task | None = None
 
     async def start(self) -> None:
-        try:
-            from service.delivery_setup import setup_delivery
-        except ImportError as exc:  # the delivery package is not complete in this build
-            log.warning("delivery unavailable (%s); alert events stay in the outbox", exc)
-            return
-        self.broker, self.worker = await asyncio.to_thread(setup_delivery, self.config, self.uri)
-        self.available = True
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
+        await asyncio.to_thread(self._setup)
+        self._reconciler = asyncio.create_task(self._reconcile_forever(), name="ledger-reconciler")
+
+    def _setup(self) -> None:
+        from delivery import setup
+        from delivery.actors import wake
+        from delivery.worker import make_broker, start_in_process
+
+        self.ledger = MongoLedger(self.uri, self.config.mongodb_database)
+        url = broker_url(self.config)
+        if url:
+            self.broker = make_broker(url)
+            setup(self.broker, self.ledger, settings=self.settings, queue_name=self.settings.queue_name)
+        else:
+            from dramatiq.brokers.stub import StubBroker
+
+            self.broker = StubBroker()
+            self.broker.emit_after("process_boot")
+            self.worker = start_in_process(self.broker, self.ledger, threads=IN_PROCESS_THREADS,
+                                           settings=self.settings)
+        self.waker = Waker(wake)
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        if self._reconciler is not None:
+            self._reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+                await self._reconciler
+        if self.waker is not None:
+            self.waker.stop()
         if self.worker is not None:
             await asyncio.to_thread(self.worker.stop)
         if self.broker is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.broker.close)
+        if self.ledger is not None:
+            self.ledger.close()
 
-    async def enqueue_alert_event(self, alert_event: Any, ruleset: Any) -> bool:
-        """Queue one message per destination; True once all are on the broker."""
-        if alert_event.muted:
-            return True
-        if not self.available:
-            return False
-        from delivery import enqueue
-        from delivery.request import build_requests
+    def wake(self, ids: list[str]) -> None:
+        if ids and self.waker is not None:
+            self.waker.put(ids)
 
-        requests = build_requests(alert_event, ruleset, public_url=self.config.base_url)
-        try:
-            await note_queued(self.db, requests)
-            await asyncio.to_thread(lambda: [enqueue(r) for r in requests])
-        except Exception:
-            log.exception("broker unavailable; %s stays in the outbox", alert_event.id)
-            return False
-        return True
+    async def reconcile(self, now: datetime | None = None) -> int:
+        """Wake every due open entry once; returns how many were woken."""
+        now = now or datetime.now(timezone.utc)
+        ids = await due_entries(self.db, now, RECONCILE_BATCH)
+        if ids:
+            await mark_woken(self.db, ids, now, wake_grace=self.settings.wake_grace_seconds)
+            self.wake(ids)
+        return len(ids)
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            try:
+                woken = await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: try again next period
+                log.warning("ledger reconcile failed (%s: %s)", type(exc).__name__, exc)
+                woken = 0
+            if woken < RECONCILE_BATCH:
+                await asyncio.sleep(self.settings.reconcile_seconds)
 
     async def ping(self) -> bool:
-        if not self.config.redis_url:
+        if not broker_url(self.config):
             return True
         if self.broker is None:
             return False
         try:
-            return bool(await asyncio.to_thread(self.broker.client.ping))
+            return await asyncio.to_thread(_ping, self.broker)
         except Exception:
             return False
 
-    async def _sweep_forever(self) -> None:
-        """Re-queue alert events that were stored but never queued (broker down, crash)."""
-        from service.outbox import alert_event_from_doc
 
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            try:
-                cutoff = datetime.now(timezone.utc) - SWEEP_MIN_AGE
-                ruleset = None
-                async for doc in self.db.alert_events.find({"queued": False, "created_at": {"$lt": cutoff}}).limit(500):
-                    ruleset = ruleset or _active_ruleset(self)
-                    if await self.enqueue_alert_event(alert_event_from_doc(doc), ruleset):
-                        await self.db.alert_events.update_one({"_id": doc["_id"]}, {"$set": {"queued": True}})
-            except Exception:
-                log.exception("outbox sweep failed")
-
-
-def _active_ruleset(bridge: DeliveryBridge) -> Any:
-    return getattr(bridge, "ruleset_provider", lambda: None)()
+def _ping(broker: Any) -> bool:
+    client = getattr(broker, "client", None)
+    if client is not None:  # Redis
+        return bool(client.ping())
+    broker.get_declared_queues()  # RabbitMQ: opens (or reuses) a channel
+    return bool(broker.connection.is_open)

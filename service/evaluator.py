@@ -51,7 +51,7 @@ class Evaluator:
         self.lease = Lease(self.db.checkpoints, self.config.lease_seconds, partition=self.partition.lease_id)
         self.wake = asyncio.Event()
         self.silences_changed = False
-        self.outbox = Outbox(self.db, runtime.delivery, self.metrics)
+        self.outbox = Outbox(self.db, runtime.delivery, self.metrics, public_url=self.config.base_url)
         self.engine: Any = None
         self.reader: SeqReader | None = None
         self.rules_version = -1

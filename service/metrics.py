@@ -7,6 +7,8 @@ replica reports the same cluster-wide figures for them.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,7 +18,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from delivery.ledger import STATES
 from service.db import Database
+from service.ledger_store import oldest_pending_age
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -40,8 +44,9 @@ class Metrics:
         )
         self.alert_events = Counter("tocsin_alert_events", "Alert events written", ["kind"], registry=r)
         self.alerts = Gauge("tocsin_alerts", "Alerts by state", ["state"], registry=r)
-        self.deliveries = Gauge("tocsin_deliveries", "Deliveries by outcome", ["outcome"], registry=r)
-        self.queue_depth = Gauge("tocsin_outbox_pending", "Alert events not yet queued for delivery", registry=r)
+        self.deliveries = Gauge("tocsin_deliveries", "Delivery ledger entries by state", ["state"], registry=r)
+        self.oldest_pending = Gauge("tocsin_delivery_oldest_open_seconds",
+                                    "Age of the oldest pending or sending ledger entry", registry=r)
         self.rules_version = Gauge("tocsin_rules_version", "Active rule set version", registry=r)
 
     async def refresh(self, db: Database) -> None:
@@ -52,10 +57,12 @@ class Metrics:
         async for row in await db.alerts.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
             self.alerts.labels(str(row["_id"])).set(row["n"])
         self.deliveries.clear()
-        pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        for state in STATES:
+            self.deliveries.labels(state).set(0)
+        pipeline = [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
         async for row in await db.deliveries.aggregate(pipeline):
             self.deliveries.labels(str(row["_id"])).set(row["n"])
-        self.queue_depth.set(await db.alert_events.count_documents({"queued": False}))
+        self.oldest_pending.set(await oldest_pending_age(db, datetime.now(timezone.utc)))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,10 +1,14 @@
-"""Writing the engine's output: alert events (the outbox), alert state, emitted events.
+"""Writing the engine's output: alert events, their ledger entries, alert state, emitted events.
 
-Order matters for the guarantees of semantics.md: an alert event is stored first
-(`alert_events`, unique deterministic `_id`, `queued: false`), then its deliveries are
-enqueued and the record marked `queued: true`. A replay that regenerates the same alert
-event collides on `_id` and is dropped, so nothing is sent twice; a crash between
-storing and queueing leaves `queued: false`, which the sweeper re-queues.
+Order matters for the guarantees of semantics.md. In one round: the alert events
+(`alert_events`, unique deterministic `_id`), then the ledger entries of every alert
+event of the round (`deliveries`, deterministic ids, one per destination), each with one
+`insert_many`; then the wake-ups go to the broker (`DeliveryBridge.wake`, never
+blocking), then the `alert.*` events. A replay that regenerates an alert event collides
+on `_id` and is not counted again, but its ledger entries are written if they are missing,
+so a crash between the two inserts loses nothing; existing entries are left untouched,
+so nothing is sent twice. The broker is never the only copy: an entry whose wake-up is
+lost is woken by the reconciler.
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from engine.model import AlertEvent, Destination, rfc3339
+from delivery.request import build_requests
+from dsl.ruleset import RuleSet
+from engine.model import AlertEvent, rfc3339
 from service.db import Database
-from service.event_store import DUPLICATE_KEY, parse_time, store_events
+from service.delivery_bridge import DeliveryBridge
+from service.event_store import DUPLICATE_KEY, store_events
+from service.ledger_store import insert_entries
+from service.metrics import Metrics
 
 log = logging.getLogger("tocsin.service")
 
@@ -27,22 +36,7 @@ EMITTED_TYPES = {"fired": "alert.fired", "resolved": "alert.resolved", "escalate
 
 
 def alert_event_doc(ae: AlertEvent, now: datetime) -> dict[str, Any]:
-    return {"_id": ae.id, **ae.to_dict(), "at_time": ae.at, "created_at": now, "queued": False}
-
-
-def alert_event_from_doc(doc: dict[str, Any]) -> AlertEvent:
-    """Rebuild the value the delivery package takes (sweeper, detail views)."""
-    def t(name: str) -> datetime | None:
-        return parse_time(doc[name]) if doc.get(name) else None
-
-    return AlertEvent(
-        id=doc["_id"], alert_id=doc["alert_id"], monitor=doc["monitor"], key=doc["key"],
-        kind=doc["kind"], at=parse_time(doc["at"]), severity=doc["severity"],
-        destinations=tuple(Destination(d["kind"], d["address"], d.get("group")) for d in doc["destinations"]),
-        count=doc.get("count", 1), value=doc.get("value"), threshold=doc.get("threshold"),
-        event=doc.get("event"), labels=doc.get("labels") or {}, message=doc.get("message"),
-        fired_at=t("fired_at"), resolved_at=t("resolved_at"), muted=doc.get("muted", False),
-    )
+    return {"_id": ae.id, **ae.to_dict(), "at_time": ae.at, "created_at": now}
 
 
 def caused_by(trigger: dict[str, Any] | None, monitor: str) -> dict[str, Any]:
@@ -76,40 +70,35 @@ def emitted_event(ae: AlertEvent, event_type: str, suffix: str | None = None) ->
 
 
 class Outbox:
-    def __init__(self, db: Database, delivery: Any, metrics: Any) -> None:
+    def __init__(self, db: Database, delivery: DeliveryBridge, metrics: Metrics, *, public_url: str) -> None:
         self.db = db
         self.delivery = delivery
         self.metrics = metrics
+        self.public_url = public_url
 
-    async def record(self, alert_events: list[AlertEvent], ruleset: Any) -> list[AlertEvent]:
-        """Store alert events; enqueue and emit only those not stored before."""
+    async def record(self, alert_events: list[AlertEvent], ruleset: RuleSet) -> list[AlertEvent]:
+        """Store alert events and their ledger entries, wake the new entries, emit
+        `alert.*` for the alert events not stored before; returns those."""
         if not alert_events:
             return []
         now = datetime.now(timezone.utc)
-        docs = {ae.id: alert_event_doc(ae, now) for ae in alert_events}
+        unique = list({ae.id: ae for ae in alert_events}.values())
         rejected: set[str] = set()
         try:
-            await self.db.alert_events.insert_many(list(docs.values()), ordered=False)
+            await self.db.alert_events.insert_many([alert_event_doc(ae, now) for ae in unique], ordered=False)
         except BulkWriteError as exc:
             for err in exc.details.get("writeErrors", []):
                 if err.get("code") != DUPLICATE_KEY:
                     raise
                 rejected.add(err["op"]["_id"])
-        fresh = [ae for ae in dict((ae.id, ae) for ae in alert_events).values() if ae.id not in rejected]
+        requests = [r for ae in unique for r in build_requests(ae, ruleset, public_url=self.public_url)]
+        new_ids = await insert_entries(self.db, requests, now, wake_grace=self.delivery.settings.wake_grace_seconds)
+        self.delivery.wake(new_ids)
+        fresh = [ae for ae in unique if ae.id not in rejected]
         for ae in fresh:
             self.metrics.alert_events.labels(ae.kind).inc()
         await self._emit([emitted_event(ae, EMITTED_TYPES[ae.kind]) for ae in fresh if ae.kind in EMITTED_TYPES])
-        await self.enqueue(fresh, ruleset)
         return fresh
-
-    async def enqueue(self, alert_events: list[AlertEvent], ruleset: Any) -> None:
-        """Queue deliveries, then mark the records queued (muted ones need none)."""
-        done = []
-        for ae in alert_events:
-            if await self.delivery.enqueue_alert_event(ae, ruleset):
-                done.append(ae.id)
-        if done:
-            await self.db.alert_events.update_many({"_id": {"$in": done}}, {"$set": {"queued": True}})
 
     async def _emit(self, events: list[dict[str, Any] | None]) -> None:
         events = [e for e in events if e is not None]

@@ -61,8 +61,7 @@ class Runtime:
         self.metrics.rules_version.set(self.rules.active.version)
         from service.delivery_bridge import DeliveryBridge
 
-        self.delivery = DeliveryBridge(self.config, self.db, self.metrics, uri)
-        self.delivery.ruleset_provider = lambda: self.rules.active.ruleset
+        self.delivery = DeliveryBridge(self.config, self.db, uri)
         await self.delivery.start()
         self._spawn(self._follow_rules(), "rules-follower")
         if self.config.watch_rules and self.config.rules_dir:

@@ -15,6 +15,7 @@ from sanic import Sanic
 
 from service.app import create_app
 from service.config import Config
+from service.delivery_bridge import describe_broker
 
 
 def load_config(args: Any) -> Config:
@@ -42,7 +43,7 @@ def startup_report(app: Sanic) -> list[str]:
     lines = [
         f"tocsin listening on {config.base_url} (API docs {config.base_url}/docs)",
         f"database: {describe_database(config)}",
-        f"delivery: {'Redis broker ' + (urlsplit(config.redis_url).hostname or '') if config.redis_url else 'in-process broker and workers'}",
+        f"delivery: {describe_broker(config)}",
         f"rules: version {active.version}, {len(active.files)} file(s), {monitors} monitor(s) from {config.rules_dir}",
     ]
     outcome = runtime.startup_reload

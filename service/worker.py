@@ -1,4 +1,4 @@
-"""`tocsin worker`: Dramatiq delivery workers on `TOCSIN_REDIS_URL`, logging to MongoDB."""
+"""`tocsin worker`: Dramatiq delivery workers on the broker, claiming from the ledger."""
 
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ from service.serve import load_config
 def worker_command(args: Any) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args)
-    if not config.redis_url or not config.mongodb_uri:
-        print("tocsin worker: set TOCSIN_REDIS_URL and TOCSIN_MONGODB_URI (the embedded "
-              "`tocsin serve` runs its own workers)", file=sys.stderr)
-        return 2
-    from delivery.worker import run_worker
-    from service.delivery_log import MongoDeliveryLog
+    from service.delivery_bridge import broker_url, describe_broker
 
-    uri = config.mongodb_uri
-    log = MongoDeliveryLog.factory(uri, config.mongodb_database)
-    print(f"tocsin worker: {args.processes} process(es) x {args.threads} thread(s)", flush=True)
-    return run_worker(config.redis_url, log, processes=args.processes, threads=args.threads)
+    url = broker_url(config)
+    if not url or not config.mongodb_uri:
+        print("tocsin worker: set TOCSIN_BROKER_URL (or TOCSIN_REDIS_URL) and TOCSIN_MONGODB_URI "
+              "(the embedded `tocsin serve` runs its own workers)", file=sys.stderr)
+        return 2
+    from delivery.settings import DeliverySettings
+    from delivery.worker import run_worker
+    from service.ledger_store import MongoLedger
+
+    ledger = MongoLedger.factory(config.mongodb_uri, config.mongodb_database)
+    print(f"tocsin worker: {describe_broker(config)}, {args.processes} process(es) x {args.threads} thread(s)",
+          flush=True)
+    return run_worker(url, ledger, processes=args.processes, threads=args.threads,
+                      settings=DeliverySettings.from_env())

@@ -28,6 +28,9 @@ bp = Blueprint("alerts", url_prefix="/v1/alerts")
 STATUSES = ("firing", "pending", "resolved", "inactive")
 HIDDEN = ("_id", "sort_at", "updated_at")
 COMMAND_WAIT_SECONDS = 5.0
+# What a delivery shows of its ledger entry: state, attempts, next attempt, the claim;
+# not the request it carries (the worker's copy) nor the reconciler's `due_at`.
+LEDGER_FIELDS = {"request": 0, "due_at": 0}
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -89,8 +92,8 @@ async def get_alert(request: Request, alert_id: str) -> HTTPResponse:
     events = [d async for d in db.alert_events.find({"alert_id": alert_id}).sort("at_time", 1).limit(1000)]
     ids = [e["_id"] for e in events]
     deliveries: dict[str, list] = {}
-    async for d in db.deliveries.find({"alert_event_id": {"$in": ids}}):
-        d.pop("_id", None)
+    async for d in db.deliveries.find({"alert_event_id": {"$in": ids}}, LEDGER_FIELDS):
+        d["id"] = d.pop("_id")
         deliveries.setdefault(d["alert_event_id"], []).append(_jsonable(d))
     alert["alert_events"] = [
         {**{k: v for k, v in e.items() if k not in ("_id", "at_time", "created_at")},

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from delivery.ledger import MemoryLedger, Outcome
+from delivery.pipeline import attempt
 from delivery.request import DeliveryRequest, build_requests
 from delivery.runtime import Runtime
 from delivery.secrets import Secrets
@@ -137,6 +139,19 @@ def one_request(channel: Any, kind: str = "fired", **fields: Any) -> DeliveryReq
     event = alert_event(Destination(channel.kind, channel.name), kind=kind, **fields)
     (request,) = build_requests(event, ruleset(channel), public_url="http://tocsin.test")
     return request
+
+
+def attempt_once(request: DeliveryRequest, runtime: Runtime | None = None, *,
+                 ledger: MemoryLedger | None = None) -> Outcome:
+    """Claim `request` in a memory ledger, send it once and record the outcome."""
+    ledger = ledger if ledger is not None else MemoryLedger()
+    now = datetime.now(timezone.utc)
+    ledger.add(request, now)
+    claim = ledger.claim(request.id, now=now, lease=60.0, token="test-worker")
+    assert claim is not None, f"{request.id} is not claimable"
+    outcome = attempt(claim, runtime or make_runtime())
+    ledger.record(outcome)
+    return outcome
 
 
 __all__ = ["Group", "PagerDutyChannel", "SlackChannel", "WebhookChannel", "Destination"]

@@ -64,11 +64,11 @@ async def test_event_fires_an_alert_and_its_webhook(live, receiver):
     while time.monotonic() < deadline:
         detail = (await live.get(f"/v1/alerts/{alert['id']}")).json()
         deliveries = detail["alert_events"][0]["deliveries"]
-        if deliveries and deliveries[0]["status"] == "sent":
+        if deliveries and deliveries[0]["state"] == "sent":
             break
         await asyncio.sleep(0.05)
     assert detail["alert_events"][0]["kind"] == "fired"
-    assert deliveries[0]["status"] == "sent" and deliveries[0]["attempts"]
+    assert deliveries[0]["state"] == "sent" and deliveries[0]["attempts"]
 
 
 async def test_alert_list_filters_and_cursor(live):

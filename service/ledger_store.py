@@ -1,0 +1,203 @@
+"""The delivery ledger on MongoDB (`deliveries`): written by the evaluator, claimed and
+recorded by workers, swept by the reconciler. The rules are `delivery.ledger`'s.
+
+- `insert_entries(db, requests, now, grace)` (async, evaluator): one `insert_many` per
+  round; an entry that exists already (a replay regenerated its alert event) is left
+  as it is.
+- `MongoLedger` (sync PyMongo, worker threads): `claim()` is one `find_one_and_update`
+  on the entry's `_id`; `record()` goes through a `GroupCommit`: the outcomes of all
+  threads are written together (one `bulk_write`, and one insert of their
+  `notification.*` events), and a batch the database refused is kept and written again
+  until it is taken, so an attempt that went out is recorded once the database is back.
+- `due_entries` / `mark_woken` (async, reconciler).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Generic, TypeVar
+
+from pymongo import MongoClient, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError
+
+from delivery.ledger import (
+    OPEN_STATES,
+    PENDING,
+    Claim,
+    Outcome,
+    claim_filter,
+    claim_from_entry,
+    claim_update,
+    new_entry,
+    outcome_filter,
+    outcome_update,
+)
+from delivery.request import DeliveryRequest
+from service.db import Database
+from service.event_store import DUPLICATE_KEY, parse_time
+
+log = logging.getLogger("tocsin.ledger")
+
+T = TypeVar("T")
+CHUNK = 50  # ids per `$in`: SecantusDB matches `$in` in time quadratic in its length
+
+
+async def insert_entries(db: Database, requests: Sequence[DeliveryRequest], now: datetime,
+                         *, wake_grace: float) -> list[str]:
+    """Write the ledger entries of `requests`; returns the ids that are new."""
+    if not requests:
+        return []
+    docs = list({r.id: new_entry(r, now, wake_grace=wake_grace) for r in requests}.values())
+    existing: set[str] = set()
+    try:
+        await db.deliveries.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        for err in exc.details.get("writeErrors", []):
+            if err.get("code") != DUPLICATE_KEY:
+                raise
+            existing.add(docs[err["index"]]["_id"])
+    return [d["_id"] for d in docs if d["_id"] not in existing]
+
+
+async def due_entries(db: Database, now: datetime, limit: int) -> list[str]:
+    """Open entries whose `due_at` has passed: a lost wake-up, a due retry, an expired claim."""
+    cursor = db.deliveries.find({"due_at": {"$lte": now}}, {"_id": 1, "state": 1}).limit(limit)
+    return [d["_id"] async for d in cursor if d.get("state") in OPEN_STATES]
+
+
+async def mark_woken(db: Database, ids: Sequence[str], now: datetime, *, wake_grace: float) -> None:
+    """Push the reconciler's next look at `ids` a grace period on (a wake-up is on its way)."""
+    again = now + timedelta(seconds=wake_grace)
+    for i in range(0, len(ids), CHUNK):
+        await db.deliveries.update_many({"_id": {"$in": list(ids[i:i + CHUNK])}, "due_at": {"$lte": now}},
+                                        {"$set": {"due_at": again}})
+
+
+async def oldest_pending_age(db: Database, now: datetime) -> float:
+    """Seconds since the oldest open entry was created (0 when none is open)."""
+    doc = await db.deliveries.find_one({"state": {"$in": list(OPEN_STATES)}}, {"created_at": 1},
+                                       sort=[("created_at", 1)])
+    if not doc or not doc.get("created_at"):
+        return 0.0
+    return max(0.0, (now - doc["created_at"]).total_seconds())
+
+
+class GroupCommit(Generic[T]):
+    """Writes from many threads batched into one call of `write(items)`.
+
+        commit = GroupCommit(write, max_batch=500)
+        commit.add(item)      # returns once written, or after `wait_seconds` (then the
+                              # item stays queued and is written when the database is back)
+
+    One flusher thread (started on first use, so after any fork) takes everything
+    queued and writes it; a failed write keeps the batch at the front of the queue and
+    is tried again with backoff. Items are written in the order they were added.
+    """
+
+    def __init__(self, write: Callable[[list[T]], None], *, max_batch: int = 500,
+                 wait_seconds: float = 5.0, name: str = "group-commit") -> None:
+        self.write = write
+        self.max_batch = max_batch
+        self.wait_seconds = wait_seconds
+        self.name = name
+        self._cond = threading.Condition()
+        self._queue: list[tuple[T, threading.Event]] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, item: T) -> bool:
+        done = threading.Event()
+        with self._cond:
+            self._queue.append((item, done))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return done.wait(self.wait_seconds)
+
+    @property
+    def backlog(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                batch = self._queue[: self.max_batch]
+            try:
+                self.write([item for item, _ in batch])
+            except Exception as exc:  # the database is away: keep the batch, try again
+                log.warning("%s: write of %d failed (%s: %s); retrying in %.1fs", self.name, len(batch),
+                            type(exc).__name__, exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.05
+            with self._cond:
+                del self._queue[: len(batch)]
+            for _, done in batch:
+                done.set()
+
+
+class MongoLedger:
+    """`delivery.ledger.Ledger` on MongoDB, for worker threads (one per process)."""
+
+    def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
+        self.client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms)
+        self.db = self.client[database]
+        self.commit: GroupCommit[Outcome] = GroupCommit(self._write, name="ledger-record")
+
+    @classmethod
+    def factory(cls, uri: str, database: str) -> Callable[[], MongoLedger]:
+        """A zero-argument constructor: each worker process opens its own connection."""
+        return lambda: cls(uri, database)
+
+    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str) -> Claim | None:
+        lease_until = now + timedelta(seconds=lease)
+        before = self.db.deliveries.find_one_and_update(
+            claim_filter(delivery_id, now), claim_update(token, now, lease_until),
+            projection={"request": 1, "attempts.attempt": 1, "first_attempt_at": 1},
+            return_document=ReturnDocument.BEFORE)
+        return None if before is None else claim_from_entry(before, token, lease_until)
+
+    def record(self, outcome: Outcome) -> None:
+        self.commit.add(outcome)
+
+    def _write(self, outcomes: list[Outcome]) -> None:
+        now = datetime.now(timezone.utc)
+        ops = [UpdateOne(outcome_filter(o), outcome_update(o, now)) for o in outcomes]
+        self.db.deliveries.bulk_write(ops, ordered=False)
+        events = [o.event for o in outcomes if o.event is not None]
+        if events:
+            store_events_sync(self.db, events, now)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime) -> None:
+    """Store service-emitted events like ingested ones (deterministic ids: each once)."""
+    ids = [e["id"] for e in events]
+    seen = {d["_id"] for d in db.events.find({"_id": {"$in": ids}}, {"_id": 1})}
+    fresh = [e for e in {e["id"]: e for e in events}.values() if e["id"] not in seen]
+    if not fresh:
+        return
+    counter = db.counters.find_one_and_update({"_id": "events"}, {"$inc": {"n": len(fresh)}}, upsert=True,
+                                              return_document=ReturnDocument.AFTER)
+    first = counter["n"] - len(fresh) + 1
+    docs = [{"_id": e["id"], "seq": first + i, "time": parse_time(e["time"]), "stored_at": now, "event": e}
+            for i, e in enumerate(fresh)]
+    try:
+        db.events.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:  # a racing writer stored one first; its seq stays a gap
+        if any(err.get("code") != DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
+            raise
+
+
+__all__ = ["insert_entries", "due_entries", "mark_woken", "oldest_pending_age", "GroupCommit",
+           "MongoLedger", "store_events_sync", "PENDING"]
