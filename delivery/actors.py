@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 import dramatiq
 from dramatiq.broker import Broker
 
-from delivery.ledger import Ledger
+from delivery.ledger import Claim, Ledger, birth_claim
+from delivery.request import DeliveryRequest
 from delivery.pipeline import attempt
 from delivery.runtime import Runtime
 from delivery.settings import DeliverySettings
@@ -48,6 +49,8 @@ class Binding:
     actor: dramatiq.Actor
     settings: DeliverySettings | None = None
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    local: bool = False  # workers consume in this process: entries may be born claimed
+    prepared: dict[str, Claim] = field(default_factory=dict, repr=False)
     _runtime: Runtime | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -106,14 +109,36 @@ def wake(delivery_ids: Iterable[str]) -> int:
     return sent
 
 
+def birth_claims(requests: Iterable[DeliveryRequest], now: datetime) -> list[Claim]:
+    """Claims for entries about to be written, when this process's own workers will send
+    them (embedded mode): the entry is born `sending` and needs no claim round trip.
+    Empty when the workers are elsewhere (they claim from the ledger)."""
+    b = binding()
+    if not b.local:
+        return []
+    lease = _lease(b)
+    return [birth_claim(r, f"{b.worker_id}:{uuid.uuid4().hex[:8]}", now, lease) for r in requests]
+
+
+def wake_claimed(claims: Iterable[Claim]) -> int:
+    """Wake entries written with their birth claims (only those actually written)."""
+    b = binding()
+    with b._lock:
+        for claim in claims:
+            b.prepared[claim.id] = claim
+    return wake(claim.id for claim in claims)
+
+
 def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
     """Claim, send once and record one entry; returns the recorded state, or None when
     the entry was not ours to send (or the database could not be reached)."""
     b = binding()
     now = now or datetime.now(timezone.utc)
     token = f"{b.worker_id}:{uuid.uuid4().hex[:8]}"
+    with b._lock:
+        prepared = b.prepared.pop(delivery_id, None)
     try:
-        claim = b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token)
+        claim = prepared or b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token)
     except Exception as exc:  # the database is away: the entry stays due, it is woken again
         log.warning("delivery %s not claimed (%s: %s); the reconciler will wake it again",
                     delivery_id, type(exc).__name__, exc)
@@ -133,4 +158,4 @@ def _deliver(delivery_id: str) -> None:
     deliver(delivery_id)
 
 
-__all__ = ["setup", "binding", "wake", "deliver"]
+__all__ = ["setup", "binding", "wake", "wake_claimed", "birth_claims", "deliver"]

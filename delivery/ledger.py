@@ -80,10 +80,13 @@ class Outcome:
     render_warnings: tuple[str, ...] = ()
 
 
-def new_entry(request: DeliveryRequest, now: datetime, *, wake_grace: float) -> dict[str, Any]:
-    """The ledger document of a fresh delivery, due for a wake-up at `now`."""
+def new_entry(request: DeliveryRequest, now: datetime, *, wake_grace: float,
+              claim: Claim | None = None) -> dict[str, Any]:
+    """The ledger document of a fresh delivery, due for a wake-up at `now`; with `claim`,
+    born claimed by it (a worker of the writing process sends it without a claim round
+    trip; if that process dies, the lease expires and the reconciler wakes the entry)."""
     summary = request.summary()
-    return {
+    entry = {
         "_id": request.id,
         "alert_event_id": request.alert_event_id,
         "alert_id": summary["alert_id"],
@@ -103,6 +106,14 @@ def new_entry(request: DeliveryRequest, now: datetime, *, wake_grace: float) -> 
         "updated_at": now,
         "request": request.to_dict(),
     }
+    if claim is not None:
+        entry.update(claim_update(claim.token, now, claim.lease_until)["$set"])
+    return entry
+
+
+def birth_claim(request: DeliveryRequest, token: str, now: datetime, lease: float) -> Claim:
+    """The claim a fresh entry is written with (`new_entry(..., claim=)`)."""
+    return Claim(request, token, 1, None, now + timedelta(seconds=lease))
 
 
 def claimable(entry: dict[str, Any], now: datetime) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from dramatiq import Worker
 from dramatiq.broker import Broker
 
-from delivery.actors import setup
+from delivery.actors import binding, setup
 from delivery.ledger import Ledger
 from delivery.settings import DeliverySettings
 
@@ -49,6 +49,7 @@ def start_in_process(
     """Bind the actor to `broker` and start `threads` worker threads in this process."""
     setup(broker, ledger, settings=settings,
           queue_name=settings.queue_name if settings else "tocsin_delivery")
+    binding().local = True
     worker = Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     return WorkerHandle(worker, broker)

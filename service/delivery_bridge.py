@@ -19,11 +19,13 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from delivery.ledger import Claim
+from delivery.request import DeliveryRequest
 from delivery.settings import DeliverySettings
 from service.config import Config
 from service.db import Database
@@ -39,10 +41,12 @@ WAKER_BACKLOG = 100_000  # ids; beyond it wake-ups are dropped (the reconciler h
 class Waker:
     """Sends wake-ups from its own thread, in batches, never blocking the caller."""
 
-    def __init__(self, send: Callable[[list[str]], Any]) -> None:
+    def __init__(self, send: Callable[[list[str]], Any], send_claimed: Callable[[list[Claim]], Any]) -> None:
         self.send = send
+        self.send_claimed = send_claimed
         self._cond = threading.Condition()
         self._ids: list[str] = []
+        self._claimed: list[Claim] = []
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="waker", daemon=True)
         self._thread.start()
@@ -53,6 +57,11 @@ class Waker:
             self._ids.extend(list(ids)[: max(room, 0)])
             self._cond.notify()
 
+    def put_claimed(self, claims: list[Claim]) -> None:
+        with self._cond:
+            self._claimed.extend(claims[: max(WAKER_BACKLOG - len(self._claimed), 0)])
+            self._cond.notify()
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
@@ -61,15 +70,19 @@ class Waker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._ids or self._stopped)
+                self._cond.wait_for(lambda: self._ids or self._claimed or self._stopped)
                 if self._stopped:
                     return
                 batch, self._ids = self._ids, []
+                claimed, self._claimed = self._claimed, []
             try:
-                self.send(batch)
+                if claimed:
+                    self.send_claimed(claimed)
+                if batch:
+                    self.send(batch)
             except Exception as exc:  # broker away: the entries stay due in the ledger
                 log.warning("could not wake %d deliveries (%s: %s); the reconciler will",
-                            len(batch), type(exc).__name__, exc)
+                            len(batch) + len(claimed), type(exc).__name__, exc)
 
 
 def broker_url(config: Config) -> str | None:
@@ -104,7 +117,7 @@ class DeliveryBridge:
 
     def _setup(self) -> None:
         from delivery import setup
-        from delivery.actors import wake
+        from delivery.actors import wake, wake_claimed
         from delivery.worker import make_broker, start_in_process
 
         self.ledger = MongoLedger(self.uri, self.config.mongodb_database)
@@ -119,7 +132,7 @@ class DeliveryBridge:
             self.broker.emit_after("process_boot")
             self.worker = start_in_process(self.broker, self.ledger, threads=IN_PROCESS_THREADS,
                                            settings=self.settings)
-        self.waker = Waker(wake)
+        self.waker = Waker(wake, wake_claimed)
 
     async def stop(self) -> None:
         if self._reconciler is not None:
@@ -136,8 +149,24 @@ class DeliveryBridge:
         if self.ledger is not None:
             self.ledger.close()
 
-    def wake(self, ids: list[str]) -> None:
-        if ids and self.waker is not None:
+    def birth_claims(self, requests: list[DeliveryRequest], now: datetime) -> list[Claim]:
+        """Claims to write new entries with when this process's workers send them."""
+        if self.waker is None:
+            return []
+        from delivery.actors import birth_claims
+
+        return birth_claims(requests, now)
+
+    def wake(self, ids: list[str], claims: Sequence[Claim] = ()) -> None:
+        """Wake the entries `ids` (those written with one of `claims` go to the local
+        workers with their claim; the others are claimed from the ledger)."""
+        if not ids or self.waker is None:
+            return
+        if claims:
+            written, claimed = set(ids), {c.id for c in claims}
+            self.waker.put_claimed([c for c in claims if c.id in written])
+            ids = [i for i in ids if i not in claimed]
+        if ids:
             self.waker.put(ids)
 
     async def reconcile(self, now: datetime | None = None) -> int:

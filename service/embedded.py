@@ -4,11 +4,16 @@ SecantusDB (GPL) is the optional extra `tocsin[embedded]`; it is imported only h
 only when needed, so a production install never loads it.
 
 Settings (why: docs/performance.md § Embedded database settings):
-- durable, with an fsync of the WiredTiger journal at every commit: the 202 is sent
-  after the write is on disk, so accepted events survive a crash of the process (and
-  of the machine). Without the fsync SecantusDB keeps the journal record in a buffer
-  for up to ~100 ms, and a killed process loses acknowledged writes (measured; see
-  tests/service/test_embedded.py). `SECANTUS_TEST_FAST_STORAGE` cannot turn this off.
+- durable, with an fsync of the WiredTiger journal at every commit the service makes:
+  `.uri` carries `journal=true` (write concern `j: true`), so the 202 is sent after the
+  write is on disk and accepted events, alert events and ledger entries survive a crash
+  of the process (and of the machine). Without the fsync SecantusDB keeps the journal
+  record in a buffer for up to ~100 ms, and a killed process loses acknowledged writes
+  (measured; see tests/service/test_embedded.py). `SECANTUS_TEST_FAST_STORAGE` cannot
+  turn this off. `.unsynced_uri` (no `j`) is for the delivery ledger's claims and
+  outcomes only: losing one in a crash means an entry is sent again with the same
+  idempotency key, never lost, and it saves an fsync per delivery. (With the server's
+  own `sync_on_commit` every commit would fsync, those too.)
 - standalone (no replica set, so no oplog write per document): Tocsin uses neither
   change streams nor transactions.
 - test commands (`configureFailPoint`) off, as on mongod.
@@ -42,12 +47,13 @@ def server_options(data_dir: str, *, ttl_sweep_seconds: float, sync_on_commit: b
 class EmbeddedDatabase:
     """A SecantusDB server on a local directory (`:memory:` for tests); `.uri` once started."""
 
-    def __init__(self, data_dir: str, *, ttl_sweep_seconds: float = 60.0, sync_on_commit: bool = True) -> None:
+    def __init__(self, data_dir: str, *, ttl_sweep_seconds: float = 60.0, sync_on_commit: bool = False) -> None:
         self.data_dir = data_dir
         self.ttl_sweep_seconds = ttl_sweep_seconds
         self.sync_on_commit = sync_on_commit
         self._server: Any = None
         self.uri = ""
+        self.unsynced_uri = ""
 
     def start(self) -> str:
         try:
@@ -62,7 +68,8 @@ class EmbeddedDatabase:
         self._server = SecantusDBServer(**server_options(
             self.data_dir, ttl_sweep_seconds=self.ttl_sweep_seconds, sync_on_commit=self.sync_on_commit))
         self._server.start()
-        self.uri = with_retry_writes_off(self._server.uri)
+        self.unsynced_uri = with_retry_writes_off(self._server.uri)
+        self.uri = self.unsynced_uri + "&journal=true"
         return self.uri
 
     def stop(self) -> None:

@@ -47,11 +47,14 @@ CHUNK = 50  # ids per `$in`: SecantusDB matches `$in` in time quadratic in its l
 
 
 async def insert_entries(db: Database, requests: Sequence[DeliveryRequest], now: datetime,
-                         *, wake_grace: float) -> list[str]:
-    """Write the ledger entries of `requests`; returns the ids that are new."""
+                         *, wake_grace: float, claims: Sequence[Claim] = ()) -> list[str]:
+    """Write the ledger entries of `requests` (those with a claim in `claims` born
+    claimed by it); returns the ids that are new."""
     if not requests:
         return []
-    docs = list({r.id: new_entry(r, now, wake_grace=wake_grace) for r in requests}.values())
+    by_id = {c.id: c for c in claims}
+    docs = list({r.id: new_entry(r, now, wake_grace=wake_grace, claim=by_id.get(r.id))
+                 for r in requests}.values())
     existing: set[str] = set()
     try:
         await db.deliveries.insert_many(docs, ordered=False)
@@ -116,7 +119,7 @@ class GroupCommit(Generic[T]):
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
             self._cond.notify()
-        return done.wait(self.wait_seconds)
+        return done.wait(self.wait_seconds) if self.wait_seconds > 0 else False
 
     @property
     def backlog(self) -> int:
@@ -150,7 +153,9 @@ class MongoLedger:
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
         self.client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms)
         self.db = self.client[database]
-        self.commit: GroupCommit[Outcome] = GroupCommit(self._write, name="ledger-record")
+        # Workers do not wait for their outcome to be written: the claim's lease covers the
+        # gap, and a batch the database refuses is kept and written when it is back.
+        self.commit: GroupCommit[Outcome] = GroupCommit(self._write, wait_seconds=0.0, name="ledger-record")
 
     @classmethod
     def factory(cls, uri: str, database: str) -> Callable[[], MongoLedger]:
@@ -182,9 +187,7 @@ class MongoLedger:
 
 def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime) -> None:
     """Store service-emitted events like ingested ones (deterministic ids: each once)."""
-    ids = [e["id"] for e in events]
-    seen = {d["_id"] for d in db.events.find({"_id": {"$in": ids}}, {"_id": 1})}
-    fresh = [e for e in {e["id"]: e for e in events}.values() if e["id"] not in seen]
+    fresh = list({e["id"]: e for e in events}.values())  # ids of outcomes recorded just now
     if not fresh:
         return
     counter = db.counters.find_one_and_update({"_id": "events"}, {"$inc": {"n": len(fresh)}}, upsert=True,

@@ -61,7 +61,8 @@ class Runtime:
         self.metrics.rules_version.set(self.rules.active.version)
         from service.delivery_bridge import DeliveryBridge
 
-        self.delivery = DeliveryBridge(self.config, self.db, uri)
+        ledger_uri = self.embedded.unsynced_uri if self.embedded is not None else uri
+        self.delivery = DeliveryBridge(self.config, self.db, ledger_uri)
         await self.delivery.start()
         self._spawn(self._follow_rules(), "rules-follower")
         if self.config.watch_rules and self.config.rules_dir:
