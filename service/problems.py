@@ -3,6 +3,12 @@
 Handlers return `problem(...)` for user mistakes; `install(app)` turns Sanic's own
 exceptions (404, 405, 413 from the body limit, …) and unexpected errors into the same
 shape, so no response ever carries a stack trace.
+
+A database that cannot be reached (pymongo's `ConnectionFailure` family: server
+selection timed out, connection reset, network timeout, primary stepping down, or
+any pymongo error flagged as a timeout) is answered `503` with `Retry-After` on every
+route, never 500: the request did not happen, or not entirely, and the client should
+send it again. `POST /v1/events` relies on it for "never 202 for an unstored event".
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from http import HTTPStatus
 from typing import Any
 
 from bson.errors import InvalidDocument
+from pymongo.errors import ConnectionFailure, PyMongoError
 from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -21,6 +28,7 @@ from sanic.response import HTTPResponse
 log = logging.getLogger("tocsin.service")
 
 CONTENT_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
 
 
 def problem(status: int, detail: str | None = None, *, errors: list | None = None,
@@ -67,7 +75,25 @@ def install(app: Sanic) -> None:
         return problem(422, "the request holds text that cannot be stored "
                             "(a NUL character in a field name or an unpaired surrogate)")
 
+    @app.exception(PyMongoError)
+    async def _database(request: Request, exc: PyMongoError) -> HTTPResponse:
+        if not database_unreachable(exc):
+            return _internal_error(request)
+        log.warning("database unreachable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return problem(503, "the database is unreachable or not answering in time; retry later",
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "internal error; see the service log")
+        return _internal_error(request)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True for pymongo errors that mean "no answer from the database", not a refusal."""
+    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
+
+
+def _internal_error(request: Request) -> HTTPResponse:
+    """500 for a bug; the traceback goes to the log (call from within an exception handler)."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "internal error; see the service log")

