@@ -69,7 +69,8 @@ def make_broker(url: str) -> Broker:
     if scheme in ("redis", "rediss", "unix"):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, middleware=_middleware())
+        # Socket timeouts: a frozen Redis fails a wake-up or a ping instead of hanging it.
+        return RedisBroker(url=url, middleware=_middleware(), socket_timeout=5.0, socket_connect_timeout=2.0)
     if scheme in ("amqp", "amqps"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
