@@ -10,7 +10,8 @@ Collections (design.md § Storage, plus two small ones of the service's own):
 | `deliveries` | the delivery ledger (delivery/ledger.py): one entry per alert event and destination | `alert_event_id`, `due_at`, `(state, created_at)` |
 | `silences` | silences created through the API | `ends_at` |
 | `rulesets` | versioned rule text (`_id` = version) and the `state` document | |
-| `checkpoints` | evaluator resume point + engine snapshot, leases | |
+| `checkpoints` | evaluator resume points and leases | |
+| `snapshots` | engine snapshots in compressed chunks (service/lease.py) | |
 | `counters` | the `events` sequence counter | |
 | `commands` | acknowledge / clear requests waiting for the evaluator | `applied` |
 """
@@ -50,6 +51,7 @@ class Database:
     silences = _collection("silences")
     rulesets = _collection("rulesets")
     checkpoints = _collection("checkpoints")
+    snapshots = _collection("snapshots")
     counters = _collection("counters")
     commands = _collection("commands")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from datetime import datetime, timezone
@@ -48,7 +47,8 @@ class Evaluator:
         self.config = runtime.config
         self.metrics = runtime.metrics
         self.partition = partition or Partition(0, 1)
-        self.lease = Lease(self.db.checkpoints, self.config.lease_seconds, partition=self.partition.lease_id)
+        self.lease = Lease(self.db.checkpoints, self.config.lease_seconds, partition=self.partition.lease_id,
+                           snapshots=self.db.snapshots)
         self.wake = asyncio.Event()
         self.silences_changed = False
         self.outbox = Outbox(self.db, runtime.delivery, self.metrics, public_url=self.config.base_url)
@@ -56,6 +56,7 @@ class Evaluator:
         self.reader: SeqReader | None = None
         self.rules_version = -1
         self._last_checkpoint = 0.0
+        self._checkpoint_cost = 0.0
         self._silences_at = 0.0
         self._dirty = False
 
@@ -98,10 +99,9 @@ class Evaluator:
         checkpoint = await self.lease.read_checkpoint()
         ruleset = self.partition.ruleset(self.runtime.rules.active.ruleset)
         options = dict(public_url=self.config.base_url, event_alert_expiry=self.config.event_alert_expiry_delta)
-        snapshot = checkpoint.get("snapshot")
+        snapshot = await self.lease.read_snapshot(checkpoint)
         if snapshot:
-            # JSON text: snapshot keys (patterns, alert keys) may hold `.` or `$`.
-            self.engine = Engine.restore(ruleset, json.loads(snapshot), now=checkpoint.get("at") or now, **options)
+            self.engine = Engine.restore(ruleset, snapshot, now=checkpoint.get("at") or now, **options)
         else:
             self.engine = Engine(ruleset, now=now, **options)
         self.engine.drain_changes()  # restored alerts are already stored
@@ -189,14 +189,18 @@ class Evaluator:
         ])
 
     async def _checkpoint(self, force: bool = False) -> None:
-        if not self._dirty or (not force and time.monotonic() - self._last_checkpoint < CHECKPOINT_SECONDS):
+        # At most once a second, and spending at most a tenth of the time on it: the
+        # snapshot grows with open alerts (an alert storm leaves tens of thousands).
+        interval = max(CHECKPOINT_SECONDS, 10 * self._checkpoint_cost)
+        if not self._dirty or (not force and time.monotonic() - self._last_checkpoint < interval):
             return
         assert self.reader is not None
-        ok = await self.lease.write_checkpoint({
-            **self.reader.state(), "snapshot": json.dumps(self.engine.snapshot(), separators=(",", ":")),
-            "at": utcnow(), "rules_version": self.rules_version,
-        })
+        started = time.monotonic()
+        ok = await self.lease.write_checkpoint(
+            {**self.reader.state(), "at": utcnow(), "rules_version": self.rules_version},
+            self.engine.snapshot())
         self._last_checkpoint = time.monotonic()
+        self._checkpoint_cost = self._last_checkpoint - started
         self._dirty = False
         if not ok:
             self.engine = None
