@@ -22,7 +22,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -38,11 +38,21 @@ class Database:
 
     client: AsyncMongoClient
     db: AsyncDatabase
+    synced_by_default: bool = False  # the embedded database: every write waits for an fsync
 
     @classmethod
-    def connect(cls, uri: str, name: str = "tocsin") -> Database:
+    def connect(cls, uri: str, name: str = "tocsin", *, synced_by_default: bool = False) -> Database:
         client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
-        return cls(client, client[name])
+        return cls(client, client[name], synced_by_default)
+
+    def covered_by_checkpoint(self) -> Database:
+        """The same database for writes that a later checkpoint makes durable (the
+        evaluator's output: a crash before the checkpoint replays the events that
+        produced them). On the embedded database they skip their own fsync; the
+        checkpoint's `j: true` commit flushes the journal up to and including them."""
+        if not self.synced_by_default:
+            return self
+        return Database(self.client, self.db.with_options(write_concern=WriteConcern(w=1, j=False)))
 
     events = _collection("events")
     alerts = _collection("alerts")

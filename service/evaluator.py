@@ -51,7 +51,8 @@ class Evaluator:
                            snapshots=self.db.snapshots)
         self.wake = asyncio.Event()
         self.silences_changed = False
-        self.outbox = Outbox(self.db, runtime.delivery, self.metrics, public_url=self.config.base_url)
+        self.outbox = Outbox(self.db.covered_by_checkpoint(), runtime.delivery, self.metrics,
+                             public_url=self.config.base_url)
         self.engine: Any = None
         self.reader: SeqReader | None = None
         self.rules_version = -1
@@ -142,11 +143,11 @@ class Evaluator:
 
     async def _persist(self, alert_events: list) -> None:
         changed = self.engine.drain_changes()
+        if changed:  # first, so an alert's page exists when its notification arrives
+            await self.outbox.save_alerts(changed)
+            self._dirty = True
         if alert_events:
             await self.outbox.record(alert_events, self.runtime.rules.active.ruleset)
-            self._dirty = True
-        if changed:
-            await self.outbox.save_alerts(changed)
             self._dirty = True
 
     def _command_filter(self) -> dict[str, Any]:

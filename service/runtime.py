@@ -53,7 +53,7 @@ class Runtime:
         if not uri:
             self.embedded = EmbeddedDatabase(self.config.data_dir)
             uri = await asyncio.to_thread(self.embedded.start)
-        self.db = Database.connect(uri, self.config.mongodb_database)
+        self.db = Database.connect(uri, self.config.mongodb_database, synced_by_default=self.embedded is not None)
         await self.db.ensure_indexes(self.config.retention_delta)
         self.rules = RulesStore(self.db, self.config.rules_dir)
         await self.rules.refresh()
