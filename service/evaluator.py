@@ -143,11 +143,8 @@ class Evaluator:
 
     async def _persist(self, alert_events: list) -> None:
         changed = self.engine.drain_changes()
-        if changed:  # first, so an alert's page exists when its notification arrives
-            await self.outbox.save_alerts(changed)
-            self._dirty = True
-        if alert_events:
-            await self.outbox.record(alert_events, self.runtime.rules.active.ruleset)
+        if changed or alert_events:
+            await self.outbox.record(alert_events, self.runtime.rules.active.ruleset, changed)
             self._dirty = True
 
     def _command_filter(self) -> dict[str, Any]:
@@ -196,6 +193,7 @@ class Evaluator:
         if not self._dirty or (not force and time.monotonic() - self._last_checkpoint < interval):
             return
         assert self.reader is not None
+        await self.outbox.flush()  # the resume point covers them: they must be stored first
         started = time.monotonic()
         ok = await self.lease.write_checkpoint(
             {**self.reader.state(), "at": utcnow(), "rules_version": self.rules_version},

@@ -13,7 +13,9 @@ lost is woken by the reconciler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -77,15 +79,52 @@ class Outbox:
         self.metrics = metrics
         self.public_url = public_url
         self._stored_alerts: set[str] = set()  # alert ids known to have a document
+        self._emitting: asyncio.Future | None = None
 
-    async def record(self, alert_events: list[AlertEvent], ruleset: RuleSet) -> list[AlertEvent]:
-        """Store alert events and their ledger entries, wake the new entries, emit
-        `alert.*` for the alert events not stored before; returns those."""
-        if not alert_events:
-            return []
+    async def record(self, alert_events: list[AlertEvent], ruleset: RuleSet,
+                     changed: Sequence[Alert] = ()) -> None:
+        """Write one round's output and wake its new deliveries.
+
+        The changed alerts, the alert events and their ledger entries are written
+        concurrently (three collections, one write each), then the new entries are woken:
+        an alert's document exists before its notification goes out. The `alert.*`
+        events of the alert events not stored before are written in the background
+        (one write in flight, so their sequence numbers commit in order); `flush()`
+        waits for them, and the evaluator calls it before every checkpoint."""
         now = datetime.now(timezone.utc)
         unique = list({ae.id: ae for ae in alert_events}.values())
+        requests = [r for ae in unique for r in build_requests(ae, ruleset, public_url=self.public_url)]
+        claims = self.delivery.birth_claims(requests, now)
+        _, rejected, new_ids = await asyncio.gather(
+            self.save_alerts(list(changed)),
+            self._insert_alert_events(unique, now),
+            insert_entries(self.db, requests, now, claims=claims,
+                           wake_grace=self.delivery.settings.wake_grace_seconds))
+        self.delivery.wake(new_ids, claims)
+        fresh = [ae for ae in unique if ae.id not in rejected]
+        for ae in fresh:
+            self.metrics.alert_events.labels(ae.kind).inc()
+        emitted = [emitted_event(ae, EMITTED_TYPES[ae.kind]) for ae in fresh if ae.kind in EMITTED_TYPES]
+        if any(e is not None for e in emitted):
+            previous = self._emitting
+            self._emitting = asyncio.ensure_future(self._emit_after(previous, emitted))
+
+    async def flush(self) -> None:
+        """Wait until every `alert.*` event handed to the background is stored."""
+        if self._emitting is not None:
+            task, self._emitting = self._emitting, None
+            await task
+
+    async def _emit_after(self, previous: asyncio.Future | None, events: list[dict[str, Any] | None]) -> None:
+        if previous is not None:
+            await previous
+        await self._emit(events)
+
+    async def _insert_alert_events(self, unique: list[AlertEvent], now: datetime) -> set[str]:
+        """Insert alert events; returns the ids that were stored before (a replay)."""
         rejected: set[str] = set()
+        if not unique:
+            return rejected
         try:
             await self.db.alert_events.insert_many([alert_event_doc(ae, now) for ae in unique], ordered=False)
         except BulkWriteError as exc:
@@ -93,16 +132,7 @@ class Outbox:
                 if err.get("code") != DUPLICATE_KEY:
                     raise
                 rejected.add(err["op"]["_id"])
-        requests = [r for ae in unique for r in build_requests(ae, ruleset, public_url=self.public_url)]
-        claims = self.delivery.birth_claims(requests, now)
-        new_ids = await insert_entries(self.db, requests, now, claims=claims,
-                                       wake_grace=self.delivery.settings.wake_grace_seconds)
-        self.delivery.wake(new_ids, claims)
-        fresh = [ae for ae in unique if ae.id not in rejected]
-        for ae in fresh:
-            self.metrics.alert_events.labels(ae.kind).inc()
-        await self._emit([emitted_event(ae, EMITTED_TYPES[ae.kind]) for ae in fresh if ae.kind in EMITTED_TYPES])
-        return fresh
+        return rejected
 
     async def _emit(self, events: list[dict[str, Any] | None]) -> None:
         events = [e for e in events if e is not None]
