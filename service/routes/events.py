@@ -74,7 +74,7 @@ async def post_events(request: Request) -> HTTPResponse:
         items = [from_cloudevent(ce) for ce in items]
     now = datetime.now(timezone.utc)
     try:
-        events, more = validate_batch(items, now=now, single=single)
+        events, more = validate_batch(items, now=now, single=single, body_bytes=len(request.body))
     except TooLarge as exc:
         metrics.events_rejected.inc(max(1, len(items)))
         return problem(413, str(exc))
