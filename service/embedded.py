@@ -3,6 +3,11 @@
 SecantusDB (GPL) is the optional extra `tocsin[embedded]`; it is imported only here and
 only when needed, so a production install never loads it.
 
+It runs in a child process of its own (`service.embedded_server`): SecantusDB is pure
+Python, and in the service's process it shared one interpreter lock with the API, the
+evaluator and the delivery workers. The child stops when its parent goes, even on kill -9;
+a stale one found through `<data_dir>.pid` is killed before a new one starts.
+
 Settings (why: docs/performance.md § Embedded database settings):
 - durable, with an fsync of the WiredTiger journal at every commit the service makes:
   `.uri` carries `journal=true` (write concern `j: true`), so the 202 is sent after the
@@ -21,7 +26,13 @@ Settings (why: docs/performance.md § Embedded database settings):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from typing import Any
 
 
@@ -45,19 +56,26 @@ def server_options(data_dir: str, *, ttl_sweep_seconds: float, sync_on_commit: b
 
 
 class EmbeddedDatabase:
-    """A SecantusDB server on a local directory (`:memory:` for tests); `.uri` once started."""
+    """A SecantusDB server process on a local directory (`:memory:` for tests); `.uri`
+    once started."""
 
-    def __init__(self, data_dir: str, *, ttl_sweep_seconds: float = 60.0, sync_on_commit: bool = False) -> None:
+    def __init__(self, data_dir: str, *, ttl_sweep_seconds: float = 60.0, sync_on_commit: bool = False,
+                 start_timeout: float = 60.0) -> None:
         self.data_dir = data_dir
         self.ttl_sweep_seconds = ttl_sweep_seconds
         self.sync_on_commit = sync_on_commit
-        self._server: Any = None
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen | None = None
         self.uri = ""
         self.unsynced_uri = ""
 
+    @property
+    def pid_file(self) -> str | None:
+        return None if self.data_dir == ":memory:" else os.path.abspath(self.data_dir) + ".pid"
+
     def start(self) -> str:
         try:
-            from secantus import SecantusDBServer
+            import secantus  # noqa: F401 - only to fail early with a clear message
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError(
                 "TOCSIN_MONGODB_URI is unset and the embedded database is not installed: "
@@ -65,14 +83,63 @@ class EmbeddedDatabase:
             ) from exc
         if self.data_dir != ":memory:":
             os.makedirs(self.data_dir, exist_ok=True)
-        self._server = SecantusDBServer(**server_options(
-            self.data_dir, ttl_sweep_seconds=self.ttl_sweep_seconds, sync_on_commit=self.sync_on_commit))
-        self._server.start()
-        self.unsynced_uri = with_retry_writes_off(self._server.uri)
+            _kill_stale(self.pid_file)
+        argv = [sys.executable, "-m", "service.embedded_server", self.data_dir,
+                "--ttl-sweep-seconds", str(self.ttl_sweep_seconds)]
+        if self.sync_on_commit:
+            argv.append("--sync-on-commit")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+        uri = _ready_line(self._proc, self.start_timeout)
+        if self.pid_file:
+            with open(self.pid_file, "w") as f:
+                f.write(str(self._proc.pid))
+        self.unsynced_uri = with_retry_writes_off(uri)
         self.uri = self.unsynced_uri + "&journal=true"
         return self.uri
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if self.pid_file:
+            with contextlib.suppress(OSError):
+                os.unlink(self.pid_file)
+
+
+def _ready_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The URI from the child's `ready <uri>` line (RuntimeError if it never comes)."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line or not line[0].startswith("ready "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"the embedded database did not start (exit code {proc.returncode})")
+    return line[0].split(" ", 1)[1].strip()
+
+
+def _kill_stale(pid_file: str | None) -> None:
+    """Kill a database process left by a `tocsin serve` that died (it holds the files)."""
+    if not pid_file or not os.path.exists(pid_file):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"service.embedded_server" not in f.read():
+                return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)  # a process we do not own cannot be waited for

@@ -43,3 +43,20 @@ def test_retry_writes_are_turned_off_once():
     assert with_retry_writes_off("mongodb://h:1/?a=b") == "mongodb://h:1/?a=b&retryWrites=false"
     assert with_retry_writes_off("mongodb://h:1") == "mongodb://h:1/?retryWrites=false"
     assert with_retry_writes_off("mongodb://h:1/?retryWrites=true") == "mongodb://h:1/?retryWrites=true"
+
+
+def test_the_database_process_goes_with_a_killed_service(tmp_path):
+    """The embedded database runs in a child process; a `tocsin serve` killed with -9
+    must not leave it holding the data directory."""
+    import os
+    import time
+
+    data = str(tmp_path / "data")
+    proc = subprocess.run([sys.executable, "-c", CRASHING_WRITER, data], cwd=ROOT, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == -9
+    pid = int(Path(data + ".pid").read_text())
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "the database process outlived its service"
