@@ -53,6 +53,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
+    delay: float = 0.0  # seconds to wait before answering (a slow receiver)
 
     @property
     def url(self) -> str:
@@ -85,6 +86,8 @@ def start_receiver() -> Receiver:
                     body, time.monotonic()))
                 status, headers, text = receiver.script.pop(0) if receiver.script else (200, {}, "ok")
                 receiver.cond.notify_all()
+            if receiver.delay:
+                time.sleep(receiver.delay)
             data = text.encode()
             self.send_response(status)
             for k, v in headers.items():

@@ -1,112 +1,224 @@
-"""The `deliver` actor end to end: StubBroker and real Redis, real HTTP receiver."""
+"""The `deliver` actor end to end: StubBroker and real Redis, real HTTP receiver, MemoryLedger.
+
+A wake-up carries an entry id; the worker claims the entry, sends it once and records
+the outcome. Retries are not broker messages: a retryable failure leaves the entry
+`pending` with `next_attempt_at`, and the reconciler wakes it when it is due. Here a
+`reconciler()` thread plays that part (every 20 ms: `ledger.due(now)` -> `wake(ids)`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
 import delivery
-from delivery.actors import QUEUE_NAME, binding
-from delivery.log import MemoryDeliveryLog
-from delivery.worker import redis_broker, start_in_process
+from delivery.actors import QUEUE_NAME, binding, birth_claims, deliver, wake_claimed
+from delivery.ledger import FAILED, PENDING, SENDING, SENT, MemoryLedger, new_entry
+from delivery.worker import make_broker, start_in_process
 from tests.delivery.support import SECRETS, WebhookChannel, make_runtime, one_request
 
 
 @pytest.fixture
 def stub():
-    """A StubBroker with the actor bound and 4 worker threads; yields (broker, log)."""
+    """A StubBroker with the actor bound and 4 worker threads; yields (broker, ledger)."""
     broker = StubBroker()
     broker.emit_after("process_boot")
-    log = MemoryDeliveryLog()
-    handle = start_in_process(broker, log, threads=4)
+    ledger = MemoryLedger()
+    handle = start_in_process(broker, ledger, threads=4)
     binding()._runtime = make_runtime()
-    yield broker, log
+    yield broker, ledger
     handle.stop()
     broker.close()
 
 
+@contextlib.contextmanager
+def reconciler(ledger: MemoryLedger, *, period: float = 0.02, deadline: float = 30.0):
+    """Wake every due entry, once per `due_at` (as the service's reconciler does with
+    `mark_woken`), until the block ends or `deadline` seconds have passed."""
+    stop = threading.Event()
+    woken: set[tuple[str, datetime]] = set()
+
+    def run() -> None:
+        end = datetime.now(timezone.utc) + timedelta(seconds=deadline)
+        while not stop.wait(period):
+            now = datetime.now(timezone.utc)
+            if now > end:
+                return
+            with ledger.cond:
+                due = [(i, ledger.entries[i]["due_at"]) for i in ledger.due(now)]
+            fresh = [i for i, at in due if (i, at) not in woken]
+            woken.update(due)
+            if fresh:
+                delivery.wake(fresh)
+
+    thread = threading.Thread(target=run, name="test-reconciler", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def _add(ledger: MemoryLedger, *requests) -> None:
+    now = datetime.now(timezone.utc)
+    for request in requests:
+        ledger.add(request, now)
+
+
 def test_500_500_200_is_one_delivery_with_three_attempts(stub, receiver):
-    broker, log = stub
+    broker, ledger = stub
     receiver.answer(500, 500, 200)
     request = one_request(WebhookChannel("ops", url=receiver.url))
-    delivery.enqueue(request)
-    assert log.wait_for(1)
-    assert [a["status"] for a in log.attempts[request.id]] == [500, 500, 200]
-    assert [a["outcome"] for a in log.attempts[request.id]] == ["retry", "retry", "ok"]
-    assert [a["attempt"] for a in log.attempts[request.id]] == [1, 2, 3]
-    assert log.outcomes[request.id]["status"] == "sent"
-    assert log.outcomes[request.id]["attempts"] == 3
-    keys = {r.headers["idempotency-key"] for r in receiver.requests}
-    assert keys == {request.id}  # the same idempotency key on every attempt
-    (event,) = log.events
+    _add(ledger, request)
+    with reconciler(ledger):
+        delivery.wake([request.id])
+        assert ledger.wait_final(1)
+    entry = ledger.entries[request.id]
+    assert [a["status"] for a in entry["attempts"]] == [500, 500, 200]
+    assert [a["outcome"] for a in entry["attempts"]] == ["retry", "retry", "ok"]
+    assert [a["attempt"] for a in entry["attempts"]] == [1, 2, 3]
+    assert all(a["retry_in_ms"] is not None for a in entry["attempts"][:2])
+    assert entry["state"] == SENT and entry["due_at"] is None
+    assert len(receiver.requests) == 3
+    keys = [r.headers["idempotency-key"] for r in receiver.requests]
+    assert keys == [request.id] * 3  # the same idempotency key on every attempt
+    (event,) = ledger.events
     assert event["type"] == "notification.sent"
     assert event["data"]["attempts"] == 3 and event["data"]["channel"] == "webhook"
     assert event["data"]["target"] == "ops" and event["data"]["alert_id"] == "al-123"
+    assert event["data"]["status"] == "sent" and event["data"]["status_code"] == 200
+    assert event["data"]["delivery_id"] == request.id and event["data"]["error"] is None
+    assert event["data"]["alert_event_id"] == request.alert_event_id
+    assert event["data"]["monitor"] == "Sync failures"
     assert event["caused_by"] == {"monitors": ["Sync failures"], "depth": 1}
 
 
 def test_429_retry_after_is_honoured(stub, receiver):
-    broker, log = stub
+    broker, ledger = stub
     receiver.answer((429, {"Retry-After": "1"}), 200)
     request = one_request(WebhookChannel("ops", url=receiver.url))
-    delivery.enqueue(request)
-    assert log.wait_for(1)
-    first, second = log.attempts[request.id]
+    _add(ledger, request)
+    with reconciler(ledger):
+        delivery.wake([request.id])
+        assert ledger.wait_final(1)
+    first, second = ledger.entries[request.id]["attempts"]
     assert first["status"] == 429 and first["outcome"] == "retry"
     assert first["retry_in_ms"] >= 1000  # the fast test backoff alone would be ~10 ms
+    assert second["status"] == 200 and second["outcome"] == "ok"
+    # the second attempt started no earlier than Retry-After after the first one started
+    started = [datetime.fromisoformat(a["at"].replace("Z", "+00:00")) for a in (first, second)]
+    assert (started[1] - started[0]).total_seconds() >= first["retry_in_ms"] / 1000 - 0.002
+    # ... which the receiver sees less the first attempt's own latency (measured from its
+    # start: test_pipeline's xfail shows it should be from the answer)
     first_hit, second_hit = receiver.requests
-    assert second_hit.at - first_hit.at >= 0.9
-    assert log.outcomes[request.id]["status"] == "sent"
+    assert second_hit.at - first_hit.at >= first["retry_in_ms"] / 1000 - first["latency_ms"] / 1000 - 0.01
+    assert ledger.entries[request.id]["state"] == SENT
 
 
-def test_400_fails_at_once_and_is_dead_lettered(stub, receiver):
-    broker, log = stub
+def test_a_retry_waits_in_the_ledger_not_in_the_broker(stub, receiver):
+    """Without a reconciler nothing wakes the retry: it stays `pending` and due."""
+    broker, ledger = stub
+    receiver.answer(503)
+    request = one_request(WebhookChannel("ops", url=receiver.url))
+    _add(ledger, request)
+    delivery.wake([request.id])
+    broker.join(QUEUE_NAME)
+    entry = ledger.entries[request.id]
+    assert entry["state"] == PENDING and len(entry["attempts"]) == 1
+    assert entry["next_attempt_at"] is not None and entry["due_at"] == entry["next_attempt_at"]
+    assert broker.queues[QUEUE_NAME].qsize() == 0 and broker.dead_letters == []
+    assert len(receiver.requests) == 1
+    with reconciler(ledger):
+        assert ledger.wait_final(1)
+    assert entry["state"] == SENT and len(receiver.requests) == 2
+
+
+def test_400_fails_at_once_and_the_ledger_keeps_the_failure(stub, receiver):
+    broker, ledger = stub
     receiver.answer((400, {}, "bad payload"))
     request = one_request(WebhookChannel("ops", url=receiver.url))
-    delivery.enqueue(request)
-    assert log.wait_for(1)
-    (attempt,) = log.attempts[request.id]
+    _add(ledger, request)
+    with reconciler(ledger):
+        delivery.wake([request.id])
+        assert ledger.wait_final(1)
+    entry = ledger.entries[request.id]
+    (attempt,) = entry["attempts"]
     assert attempt["status"] == 400 and attempt["outcome"] == "failed"
     assert "bad payload" in attempt["error"]
-    assert log.outcomes[request.id]["status"] == "failed"
-    assert log.events[0]["type"] == "notification.failed"
+    assert entry["state"] == FAILED and entry["due_at"] is None
+    (event,) = ledger.events
+    assert event["type"] == "notification.failed" and event["data"]["status"] == "failed"
+    assert "bad payload" in event["data"]["error"]
     broker.join(QUEUE_NAME, fail_fast=False)
-    assert len(broker.dead_letters) == 1
+    assert broker.dead_letters == []  # the failed entry is the dead letter, not a message
     assert len(receiver.requests) == 1
 
 
 def test_retries_stop_after_max_attempts_and_the_delivery_is_dead(stub, receiver):
-    broker, log = stub
+    broker, ledger = stub
     receiver.answer(*[503] * 10)
     runtime = binding().runtime
-    from dataclasses import replace
-    binding()._runtime.settings = replace(runtime.settings, retry=replace(
-        runtime.settings.retry, max_attempts=3))
+    runtime.settings = replace(runtime.settings, retry=replace(runtime.settings.retry, max_attempts=3))
     request = one_request(WebhookChannel("ops", url=receiver.url))
-    delivery.enqueue(request)
-    assert log.wait_for(1)
-    assert [a["outcome"] for a in log.attempts[request.id]] == ["retry", "retry", "failed"]
-    assert log.outcomes[request.id]["status"] == "dead"
-    assert log.outcomes[request.id]["request"]["id"] == request.id  # replayable dead letter
-    assert log.events[0]["data"]["status"] == "dead"
+    _add(ledger, request)
+    with reconciler(ledger):
+        delivery.wake([request.id])
+        assert ledger.wait_final(1)
+    entry = ledger.entries[request.id]
+    assert [a["outcome"] for a in entry["attempts"]] == ["retry", "retry", "failed"]
+    assert entry["attempts"][-1]["retry_in_ms"] is None
+    assert entry["state"] == FAILED
+    assert entry["request"]["id"] == request.id  # replayable dead letter
+    (event,) = ledger.events
+    assert event["type"] == "notification.failed"
+    assert event["data"]["status"] == "dead" and event["data"]["attempts"] == 3
+    assert len(receiver.requests) == 3
 
 
 def test_a_delivery_already_sent_is_never_sent_again(stub, receiver):
-    broker, log = stub
+    broker, ledger = stub
     request = one_request(WebhookChannel("ops", url=receiver.url))
-    delivery.enqueue(request)
-    assert log.wait_for(1)
-    delivery.enqueue(request)
-    delivery.enqueue(request)
+    _add(ledger, request)
+    delivery.wake([request.id])
+    assert ledger.wait_final(1)
+    delivery.wake([request.id])
+    delivery.wake([request.id])
     broker.join(QUEUE_NAME)
     assert len(receiver.requests) == 1
-    assert len(log.attempts[request.id]) == 1
+    assert len(ledger.entries[request.id]["attempts"]) == 1
+    assert len(ledger.events) == 1
+
+
+def test_duplicate_wake_ups_for_one_entry_send_it_once(stub, receiver):
+    broker, ledger = stub
+    request = one_request(WebhookChannel("ops", url=receiver.url))
+    _add(ledger, request)
+    assert delivery.wake([request.id] * 5) == 5  # 4 worker threads take them at once
+    broker.join(QUEUE_NAME)
+    assert ledger.wait_final(1)
+    assert len(receiver.requests) == 1
+    assert receiver.requests[0].headers["idempotency-key"] == request.id
+    entry = ledger.entries[request.id]
+    assert entry["state"] == SENT and len(entry["attempts"]) == 1
+    assert [e["type"] for e in ledger.events] == ["notification.sent"]
+
+
+def test_a_wake_up_for_an_unknown_entry_does_nothing(stub, receiver):
+    broker, ledger = stub
+    delivery.wake(["dlv_does_not_exist"])
+    broker.join(QUEUE_NAME)
+    assert broker.dead_letters == [] and receiver.requests == [] and ledger.entries == {}
 
 
 def test_secrets_never_appear_in_records_or_events(stub, receiver):
-    broker, log = stub
+    broker, ledger = stub
     receiver.answer((401, {}, "token tok-SUPER-secret-9876 is not valid"))
     channel = WebhookChannel(
         "ops", url=receiver.url + "/{{ secrets.SLACK_PATH }}",
@@ -116,42 +228,113 @@ def test_secrets_never_appear_in_records_or_events(stub, receiver):
     )
     request = one_request(channel)
     assert not any(v in json.dumps(request.to_dict()) for v in SECRETS.values())
-    delivery.enqueue(request)
-    assert log.wait_for(1)
+    _add(ledger, request)
+    delivery.wake([request.id])
+    assert ledger.wait_final(1)
     assert receiver.requests[0].headers["authorization"] == "Bearer " + SECRETS["API_TOKEN"]
-    recorded = json.dumps([log.attempts, log.outcomes, log.summaries, log.events])
+    recorded = json.dumps([ledger.entries, ledger.events], default=str)
     assert "[REDACTED]" in recorded
     for value in SECRETS.values():
         assert value not in recorded
 
 
 def test_missing_template_variable_is_a_recorded_error(stub, receiver):
-    broker, log = stub
+    broker, ledger = stub
     channel = WebhookChannel("ops", url=receiver.url, payload={"x": "{{ alert.nme }}"})
     request = one_request(channel)
-    delivery.enqueue(request)
-    assert log.wait_for(1)
-    (attempt,) = log.attempts[request.id]
+    _add(ledger, request)
+    delivery.wake([request.id])
+    assert ledger.wait_final(1)
+    (attempt,) = ledger.entries[request.id]["attempts"]
     assert attempt["outcome"] == "failed" and "nme" in attempt["error"]
     assert "payload.x" in attempt["error"]
+    assert ledger.entries[request.id]["state"] == FAILED
     assert receiver.requests == []
 
 
+def test_deliver_with_a_driven_clock(stub, receiver):
+    """`deliver(id, now=…)` claims at `now`; it returns the recorded state, or None when
+    the entry is not its to send."""
+    broker, ledger = stub
+    receiver.answer(500)
+    request = one_request(WebhookChannel("ops", url=receiver.url))
+    t0 = datetime.now(timezone.utc)
+    ledger.add(request, t0)
+    assert deliver(request.id, now=t0) == PENDING
+    entry = ledger.entries[request.id]
+    retry_at = entry["next_attempt_at"]
+    assert deliver(request.id, now=retry_at - timedelta(seconds=5)) is None  # not yet due
+    assert deliver(request.id, now=retry_at) == SENT
+    assert deliver(request.id, now=retry_at + timedelta(hours=1)) is None  # sent: never again
+    assert [a["attempt"] for a in entry["attempts"]] == [1, 2]
+    assert len(receiver.requests) == 2
+    assert deliver("dlv_unknown", now=t0) is None
+
+
+def test_an_entry_born_claimed_is_sent_once_without_a_claim(stub, receiver):
+    """Embedded mode: the entry is written `sending` with the local worker's claim."""
+    broker, ledger = stub
+    request = one_request(WebhookChannel("ops", url=receiver.url))
+    now = datetime.now(timezone.utc)
+    (claim,) = birth_claims([request], now)
+    with ledger.cond:
+        ledger.entries[request.id] = new_entry(request, now, wake_grace=10.0, claim=claim)
+    assert ledger.entries[request.id]["state"] == SENDING
+    assert ledger.claim(request.id, now=now, lease=60.0, token="other") is None
+    wake_claimed([claim])
+    assert ledger.wait_final(1)
+    delivery.wake([request.id])
+    broker.join(QUEUE_NAME)
+    entry = ledger.entries[request.id]
+    assert entry["state"] == SENT and len(entry["attempts"]) == 1
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "delivery.actors.deliver uses a prepared (birth) claim without checking its lease: "
+    "once the lease has expired and the reconciler's wake-up let another worker claim "
+    "the entry, the late wake-up of the birth claim still sends it (two live senders)"))
+def test_a_birth_claim_whose_lease_expired_does_not_send_over_a_newer_claim(receiver):
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    ledger = MemoryLedger()
+    delivery.setup(broker, ledger, runtime=make_runtime())
+    binding().local = True  # as start_in_process does: this process's workers send
+    try:
+        request = one_request(WebhookChannel("ops", url=receiver.url))
+        born = datetime.now(timezone.utc)
+        (claim,) = birth_claims([request], born)
+        with ledger.cond:
+            ledger.entries[request.id] = new_entry(request, born, wake_grace=10.0, claim=claim)
+        wake_claimed([claim])  # the wake-up waits in a long queue (no worker consumes here)
+        later = claim.lease_until + timedelta(seconds=1)
+        other = ledger.claim(request.id, now=later, lease=60.0, token="reconciled-worker")
+        assert other is not None  # the reconciler woke the expired entry; a worker claimed it
+        # the birth claim's wake-up is processed now, while `other` holds a live claim
+        assert deliver(request.id, now=later) is None
+        assert receiver.requests == []
+    finally:
+        broker.close()
+
+
 def test_redis_broker_delivers_and_retries(redis_url, receiver):
-    broker = redis_broker(redis_url)
+    broker = make_broker(redis_url)
     broker.flush_all()
-    log = MemoryDeliveryLog()
-    handle = start_in_process(broker, log, threads=4)
+    ledger = MemoryLedger()
+    handle = start_in_process(broker, ledger, threads=4)
     binding()._runtime = make_runtime()
     try:
         receiver.answer(502, 200)
         requests = [one_request(WebhookChannel("ops", url=receiver.url), kind=kind)
                     for kind in ("fired", "resolved")]
-        for request in requests:
-            delivery.enqueue(request)
-        assert log.wait_for(2, timeout=20)
-        assert {log.outcomes[r.id]["status"] for r in requests} == {"sent"}
-        assert sum(len(log.attempts[r.id]) for r in requests) == 3
+        _add(ledger, *requests)
+        with reconciler(ledger):
+            assert delivery.wake([r.id for r in requests]) == 2
+            assert ledger.wait_final(2, timeout=20)
+        assert {ledger.entries[r.id]["state"] for r in requests} == {SENT}
+        assert sum(len(ledger.entries[r.id]["attempts"]) for r in requests) == 3
+        assert len(receiver.requests) == 3
+        assert sorted(e["data"]["delivery_id"] for e in ledger.events) == sorted(r.id for r in requests)
     finally:
         handle.stop()
         broker.flush_all()

@@ -72,12 +72,10 @@ def test_next_attempt_keeps_the_id_and_first_attempt_time():
 
 
 def test_channel_missing_from_the_rule_set_fails_the_delivery_at_send_time():
-    from delivery.log import MemoryDeliveryLog
-    from delivery.pipeline import run_attempt
-    from tests.delivery.support import make_runtime
+    from tests.delivery.support import attempt_once, make_runtime
 
     (request,) = _build(Destination("slack", "gone"))
     assert request.channel is None
-    log = MemoryDeliveryLog()
-    assert run_attempt(request, make_runtime(), log).final_status == "failed"
-    assert "no slack channel named 'gone'" in log.outcomes[request.id]["error"]
+    outcome = attempt_once(request, make_runtime())
+    assert outcome.state == "failed"
+    assert "no slack channel named 'gone'" in outcome.attempt["error"]

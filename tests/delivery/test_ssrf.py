@@ -8,11 +8,9 @@ import httpx
 import pytest
 
 from delivery.errors import AddressRefused
-from delivery.log import MemoryDeliveryLog
-from delivery.pipeline import run_attempt
 from delivery.ssrf import AddressPolicy
 from delivery.transport import guarded_transport
-from tests.delivery.support import WebhookChannel, make_runtime, one_request
+from tests.delivery.support import WebhookChannel, attempt_once, make_runtime, one_request
 
 ALWAYS = ["169.254.169.254", "169.254.0.1", "fd00:ec2::254", "fe80::1", "0.0.0.0",
           "224.0.0.1", "::ffff:169.254.169.254", "100.100.100.200"]
@@ -69,36 +67,33 @@ def test_metadata_host_name_refused_before_any_lookup():
 
 
 def test_loopback_receiver_allowed_by_default_and_refused_with_deny_private(receiver):
-    log = MemoryDeliveryLog()
     request = one_request(WebhookChannel("ops", url=receiver.url))
-    assert run_attempt(request, make_runtime(), log).final_status == "sent"
+    assert attempt_once(request, make_runtime()).state == "sent"
     denied = one_request(WebhookChannel("ops", url=receiver.url), kind="resolved")
-    step = run_attempt(denied, make_runtime(deny_private=True), log)
-    assert step.final_status == "failed" and step.requeue is None  # refused: never retried
-    assert "TOCSIN_WEBHOOK_DENY_PRIVATE" in log.outcomes[denied.id]["error"]
+    outcome = attempt_once(denied, make_runtime(deny_private=True))
+    assert outcome.state == "failed" and outcome.next_attempt_at is None  # refused: never retried
+    assert outcome.event["data"]["status"] == "failed"
+    assert "TOCSIN_WEBHOOK_DENY_PRIVATE" in outcome.attempt["error"]
     assert len(receiver.requests) == 1
 
 
 def test_localhost_name_resolved_then_refused_with_deny_private(receiver):
     url = receiver.url.replace("127.0.0.1", "localhost")
-    log = MemoryDeliveryLog()
-    step = run_attempt(one_request(WebhookChannel("ops", url=url)), make_runtime(deny_private=True), log)
-    assert step.final_status == "failed"
+    outcome = attempt_once(one_request(WebhookChannel("ops", url=url)), make_runtime(deny_private=True))
+    assert outcome.state == "failed"
     assert receiver.requests == []
 
 
 def test_redirects_are_not_followed(receiver):
     receiver.answer((302, {"Location": "http://169.254.169.254/latest/meta-data"}))
-    log = MemoryDeliveryLog()
-    step = run_attempt(one_request(WebhookChannel("ops", url=receiver.url)), make_runtime(), log)
-    assert step.final_status == "failed"
+    outcome = attempt_once(one_request(WebhookChannel("ops", url=receiver.url)), make_runtime())
+    assert outcome.state == "failed"
     assert len(receiver.requests) == 1
-    assert "redirect not followed" in next(iter(log.outcomes.values()))["error"]
+    assert "redirect not followed" in outcome.attempt["error"]
 
 
 def test_environment_proxy_is_ignored(receiver, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://169.254.169.254:3128")
     monkeypatch.setenv("http_proxy", "http://169.254.169.254:3128")
-    step = run_attempt(one_request(WebhookChannel("ops", url=receiver.url)), make_runtime(),
-                       MemoryDeliveryLog())
-    assert step.final_status == "sent"
+    outcome = attempt_once(one_request(WebhookChannel("ops", url=receiver.url)), make_runtime())
+    assert outcome.state == "sent"

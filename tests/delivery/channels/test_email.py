@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from delivery.log import MemoryDeliveryLog
-from delivery.pipeline import run_attempt
+from delivery.ledger import MemoryLedger
 from delivery.request import build_requests
-from tests.delivery.support import Destination, alert_event, make_runtime, ruleset
+from tests.delivery.support import Destination, alert_event, attempt_once, make_runtime, ruleset
 
 
 def _requests(*addresses: str, kind: str = "fired"):
@@ -16,9 +15,9 @@ def _requests(*addresses: str, kind: str = "fired"):
 def test_one_message_per_recipient_plain_and_html(smtp_server):
     runtime = make_runtime(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}",
                            smtp_from="alerts@tocsin.test")
-    log = MemoryDeliveryLog()
+    ledger = MemoryLedger()
     requests = _requests("ana@example.com", "bo@example.com")
-    assert [run_attempt(r, runtime, log).final_status for r in requests] == ["sent", "sent"]
+    assert [attempt_once(r, runtime, ledger=ledger).state for r in requests] == ["sent", "sent"]
     messages = smtp_server.messages
     assert sorted(m["To"] for m in messages) == ["ana@example.com", "bo@example.com"]
     msg = messages[0]
@@ -34,16 +33,16 @@ def test_one_message_per_recipient_plain_and_html(smtp_server):
 def test_resolved_subject(smtp_server):
     runtime = make_runtime(smtp_url=f"smtp://127.0.0.1:{smtp_server.port}")
     (request,) = _requests("ana@example.com", kind="resolved")
-    run_attempt(request, runtime, MemoryDeliveryLog())
+    attempt_once(request, runtime)
     assert smtp_server.messages[0]["Subject"].startswith("[resolved] ")
 
 
 def test_without_smtp_settings_the_delivery_fails_at_once():
     (request,) = _requests("ana@example.com")
-    log = MemoryDeliveryLog()
-    step = run_attempt(request, make_runtime(), log)
-    assert step.final_status == "failed"
-    assert "TOCSIN_SMTP_URL" in log.outcomes[request.id]["error"]
+    outcome = attempt_once(request, make_runtime())
+    assert outcome.state == "failed"
+    assert "TOCSIN_SMTP_URL" in outcome.attempt["error"]
+    assert outcome.event["type"] == "notification.failed"
 
 
 def test_unreachable_smtp_server_is_retried():
@@ -51,5 +50,6 @@ def test_unreachable_smtp_server_is_retried():
 
     runtime = make_runtime(smtp_url=f"smtp://127.0.0.1:{free_port()}")
     (request,) = _requests("ana@example.com")
-    step = run_attempt(request, runtime, MemoryDeliveryLog())
-    assert step.verdict.outcome == "retry" and step.requeue is not None
+    outcome = attempt_once(request, runtime)
+    assert outcome.attempt["outcome"] == "retry"
+    assert outcome.state == "pending" and outcome.next_attempt_at is not None

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from delivery.log import MemoryDeliveryLog
-from delivery.pipeline import run_attempt
-from tests.delivery.support import SECRETS, PagerDutyChannel, make_runtime, one_request
+from delivery.ledger import MemoryLedger
+from tests.delivery.support import SECRETS, PagerDutyChannel, attempt_once, make_runtime, one_request
 
 
 def test_trigger_then_resolve_with_the_same_dedup_key(receiver):
     receiver.answer((202, {}, '{"status":"success"}'), (202, {}, '{"status":"success"}'))
     channel = PagerDutyChannel("core", routing_key="{{ secrets.PD_ROUTING_KEY }}",
                                url=receiver.url + "/v2/enqueue")
-    runtime, log = make_runtime(), MemoryDeliveryLog()
+    runtime, ledger = make_runtime(), MemoryLedger()
     fired = one_request(channel, kind="fired")
     resolved = one_request(channel, kind="resolved")
     assert fired.id != resolved.id
-    assert run_attempt(fired, runtime, log).final_status == "sent"
-    assert run_attempt(resolved, runtime, log).final_status == "sent"
+    assert attempt_once(fired, runtime, ledger=ledger).state == "sent"
+    assert attempt_once(resolved, runtime, ledger=ledger).state == "sent"
     trigger, resolve = (r.json() for r in receiver.requests)
     assert receiver.requests[0].path == "/v2/enqueue"
     assert trigger["event_action"] == "trigger"
@@ -32,15 +31,20 @@ def test_trigger_then_resolve_with_the_same_dedup_key(receiver):
 
 def test_repeated_and_escalated_trigger(receiver):
     channel = PagerDutyChannel("core", routing_key="rk", url=receiver.url)
-    runtime, log = make_runtime(), MemoryDeliveryLog()
+    runtime, ledger = make_runtime(), MemoryLedger()
     for kind in ("repeated", "escalated"):
-        run_attempt(one_request(channel, kind=kind), runtime, log)
+        attempt_once(one_request(channel, kind=kind), runtime, ledger=ledger)
     assert [r.json()["event_action"] for r in receiver.requests] == ["trigger", "trigger"]
 
 
 def test_rate_limited_is_retried(receiver):
     receiver.answer(429)
     channel = PagerDutyChannel("core", routing_key="rk", url=receiver.url)
-    step = run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
-    assert step.verdict.outcome == "retry" and step.requeue is not None
-    assert step.requeue[0].attempt == 2
+    ledger = MemoryLedger()
+    request = one_request(channel)
+    outcome = attempt_once(request, make_runtime(), ledger=ledger)
+    assert outcome.attempt["outcome"] == "retry"
+    assert outcome.state == "pending" and outcome.next_attempt_at is not None
+    assert outcome.event is None  # not final: no notification.* yet
+    second = ledger.claim(request.id, now=outcome.next_attempt_at, lease=60.0, token="second")
+    assert second is not None and second.attempt == 2

@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 from urllib.parse import parse_qs
 
-from delivery.log import MemoryDeliveryLog
-from delivery.pipeline import run_attempt
+from delivery.ledger import MemoryLedger
 from delivery.request import build_requests
-from tests.delivery.support import SECRETS, Destination, alert_event, make_runtime, ruleset
+from tests.delivery.support import SECRETS, Destination, alert_event, attempt_once, make_runtime, ruleset
 
 
 def _request():
@@ -21,9 +20,9 @@ def test_form_post_with_basic_auth(receiver):
     receiver.answer((201, {"content-type": "application/json"}, '{"sid": "SM1"}'))
     runtime = make_runtime(sms_url=receiver.url + "/2010-04-01/Accounts/AC/Messages.json",
                            sms_from="+15550199")
-    log = MemoryDeliveryLog()
+    ledger = MemoryLedger()
     request = _request()
-    assert run_attempt(request, runtime, log).final_status == "sent"
+    assert attempt_once(request, runtime, ledger=ledger).state == "sent"
     (got,) = receiver.requests
     assert got.path.endswith("/Messages.json")
     form = {k: v[0] for k, v in parse_qs(got.body.decode()).items()}
@@ -31,13 +30,13 @@ def test_form_post_with_basic_auth(receiver):
                     "Body": "Sync failures: Acme Salesforce Sync failed"}
     user, _, password = base64.b64decode(got.headers["authorization"].split()[1]).decode().partition(":")
     assert (user, password) == (SECRETS["SMS_ACCOUNT_SID"], SECRETS["SMS_AUTH_TOKEN"])
-    assert SECRETS["SMS_AUTH_TOKEN"] not in str(log.attempts) + str(log.outcomes)
+    assert SECRETS["SMS_AUTH_TOKEN"] not in str(ledger.entries) + str(ledger.events)
 
 
 def test_missing_credentials_fail_at_once(receiver):
     runtime = make_runtime(secrets={}, sms_url=receiver.url)
-    log = MemoryDeliveryLog()
-    step = run_attempt(_request(), runtime, log)
-    assert step.final_status == "failed"
-    assert "SMS_AUTH_TOKEN" in next(iter(log.outcomes.values()))["error"]
+    outcome = attempt_once(_request(), runtime)
+    assert outcome.state == "failed"
+    assert "SMS_AUTH_TOKEN" in outcome.attempt["error"]
+    assert "SMS_AUTH_TOKEN" in outcome.event["data"]["error"]
     assert receiver.requests == []

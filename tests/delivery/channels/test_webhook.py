@@ -6,15 +6,13 @@ import json
 
 from standardwebhooks import Webhook
 
-from delivery.log import MemoryDeliveryLog
-from delivery.pipeline import run_attempt
-from tests.delivery.support import SECRETS, WebhookChannel, make_runtime, one_request
+from tests.delivery.support import SECRETS, WebhookChannel, attempt_once, make_runtime, one_request
 
 
 def test_standard_alert_document_without_payload(receiver):
     request = one_request(WebhookChannel("ops", url=receiver.url + "/hook"))
-    step = run_attempt(request, make_runtime(), MemoryDeliveryLog())
-    assert step.final_status == "sent"
+    outcome = attempt_once(request, make_runtime())
+    assert outcome.state == "sent"
     (got,) = receiver.requests
     assert got.method == "POST" and got.path == "/hook"
     doc = got.json()
@@ -40,7 +38,7 @@ def test_payload_leaves_rendered_into_valid_json(receiver):
     channel = WebhookChannel("ops", url=receiver.url, method="PUT", payload=payload,
                              headers=(("Authorization", "Bearer {{ secrets.API_TOKEN }}"),
                                       ("X-Flow", "$FLOW")))
-    run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
+    attempt_once(one_request(channel), make_runtime())
     (got,) = receiver.requests
     assert got.method == "PUT"
     body = json.loads(got.body)  # valid JSON although the message holds quotes and a newline
@@ -58,7 +56,7 @@ def test_payload_leaves_rendered_into_valid_json(receiver):
 def test_signature_verifies_with_the_standard_webhooks_library(receiver):
     channel = WebhookChannel("signed", url=receiver.url, signing_secret="{{ secrets.HOOK_KEY }}")
     request = one_request(channel)
-    run_attempt(request, make_runtime(), MemoryDeliveryLog())
+    attempt_once(request, make_runtime())
     (got,) = receiver.requests
     assert got.headers["webhook-id"] == request.id
     verified = Webhook(SECRETS["HOOK_KEY"]).verify(got.body, got.headers)
@@ -70,7 +68,7 @@ def test_signature_with_the_wrong_secret_does_not_verify(receiver):
     from standardwebhooks import WebhookVerificationError
 
     channel = WebhookChannel("signed", url=receiver.url, signing_secret="{{ secrets.HOOK_KEY }}")
-    run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
+    attempt_once(one_request(channel), make_runtime())
     (got,) = receiver.requests
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_b3RoZXIta2V5LW5vdC10aGUtc2FtZQ==").verify(got.body, got.headers)
@@ -82,7 +80,7 @@ def test_signature_by_hand_hmac_over_id_timestamp_body(receiver):
     import hmac
 
     channel = WebhookChannel("signed", url=receiver.url, signing_secret="{{ secrets.HOOK_KEY }}")
-    run_attempt(one_request(channel), make_runtime(), MemoryDeliveryLog())
+    attempt_once(one_request(channel), make_runtime())
     (got,) = receiver.requests
     key = base64.b64decode(SECRETS["HOOK_KEY"].removeprefix("whsec_"))
     signed = f"{got.headers['webhook-id']}.{got.headers['webhook-timestamp']}.".encode() + got.body
