@@ -137,6 +137,8 @@ def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
     token = f"{b.worker_id}:{uuid.uuid4().hex[:8]}"
     with b._lock:
         prepared = b.prepared.pop(delivery_id, None)
+    if prepared is not None and prepared.lease_until <= now:
+        prepared = None  # its lease ran out while it waited: someone else may hold it now
     try:
         claim = prepared or b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token)
     except Exception as exc:  # the database is away: the entry stays due, it is woken again
@@ -145,7 +147,7 @@ def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
         return None
     if claim is None:
         return None
-    outcome = attempt(claim, b.runtime)
+    outcome = attempt(claim, b.runtime, now=now)
     b.ledger.record(outcome)
     return outcome.state
 

@@ -44,7 +44,9 @@ from delivery.request import DeliveryRequest
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATES = (PENDING, SENDING, SENT, FAILED)
 OPEN_STATES = (PENDING, SENDING)
-CLAIM_SLACK = timedelta(seconds=1)  # a wake-up may arrive a little before next_attempt_at
+# A wake-up may arrive a little before next_attempt_at (clocks of different machines);
+# small, so a duplicate wake-up cannot bring a retry noticeably early.
+CLAIM_SLACK = timedelta(milliseconds=250)
 
 
 @dataclass(frozen=True, slots=True)

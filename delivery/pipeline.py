@@ -49,10 +49,12 @@ def attempt(claim: Claim, runtime: Runtime, *, now: datetime | None = None) -> O
     latency_ms = round((time.perf_counter() - t0) * 1000, 3)
     error = runtime.secrets.redact(verdict.error)
 
+    answered = started + timedelta(milliseconds=latency_ms)  # waits count from the answer
+
     delay = None
     if verdict.outcome == RETRY:
         policy = _channel_retry(request, runtime.settings.retry_for(request.kind))
-        delay = next_delay(policy, attempt=claim.attempt, elapsed=(started - first_at).total_seconds(),
+        delay = next_delay(policy, attempt=claim.attempt, elapsed=(answered - first_at).total_seconds(),
                            retry_after=verdict.retry_after)
     record = {
         "attempt": claim.attempt,
@@ -65,7 +67,7 @@ def attempt(claim: Claim, runtime: Runtime, *, now: datetime | None = None) -> O
     }
     if delay is not None:
         return Outcome(request.id, claim.token, record, PENDING,
-                       next_attempt_at=started + timedelta(seconds=delay), first_attempt_at=first_at)
+                       next_attempt_at=answered + timedelta(seconds=delay), first_attempt_at=first_at)
     state = SENT if verdict.outcome == OK else FAILED_STATE
     status = SENT if state == SENT else ("dead" if verdict.outcome == RETRY else "failed")
     event = notification_event(request, status, error, verdict.status, started)

@@ -93,11 +93,15 @@ def _serve(broker_url: str, ledger: LedgerSource, threads: int, settings: Delive
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    handle = start_in_process(make_broker(broker_url), _resolve(ledger), threads=threads, settings=settings)
+    resolved = _resolve(ledger)
+    handle = start_in_process(make_broker(broker_url), resolved, threads=threads, settings=settings)
     try:
         stop.wait()
     finally:
         handle.stop()
+        close = getattr(resolved, "close", None)
+        if close is not None:
+            close()  # outcomes still queued are written before the process exits
     return 0
 
 

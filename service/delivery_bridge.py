@@ -147,7 +147,7 @@ class DeliveryBridge:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.broker.close)
         if self.ledger is not None:
-            self.ledger.close()
+            await asyncio.to_thread(self.ledger.close)  # writes the outcomes still queued
 
     def birth_claims(self, requests: list[DeliveryRequest], now: datetime) -> list[Claim]:
         """Claims to write new entries with when this process's workers send them."""

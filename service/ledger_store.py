@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
 from pymongo import MongoClient, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 
 from delivery.ledger import (
     OPEN_STATES,
@@ -95,10 +95,14 @@ class GroupCommit(Generic[T]):
         commit = GroupCommit(write, max_batch=500)
         commit.add(item)      # returns once written, or after `wait_seconds` (then the
                               # item stays queued and is written when the database is back)
+        commit.close(10.0)    # write what is queued (waiting at most that long), then stop
 
     One flusher thread (started on first use, so after any fork) takes everything
-    queued and writes it; a failed write keeps the batch at the front of the queue and
-    is tried again with backoff. Items are written in the order they were added.
+    queued and writes it. A write that fails because the database cannot be reached keeps
+    the batch at the front of the queue and is tried again with backoff; any other error
+    is a bug: the batch is logged and dropped (its entries' claims expire and they are
+    sent again), so it cannot block the outcomes behind it. Items are written in the
+    order they were added.
     """
 
     def __init__(self, write: Callable[[list[T]], None], *, max_batch: int = 500,
@@ -110,15 +114,16 @@ class GroupCommit(Generic[T]):
         self._cond = threading.Condition()
         self._queue: list[tuple[T, threading.Event]] = []
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def add(self, item: T) -> bool:
         done = threading.Event()
         with self._cond:
             self._queue.append((item, done))
-            if self._thread is None or not self._thread.is_alive():
+            if not self._closed and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            self._cond.notify_all()
         return done.wait(self.wait_seconds) if self.wait_seconds > 0 else False
 
     @property
@@ -126,23 +131,43 @@ class GroupCommit(Generic[T]):
         with self._cond:
             return len(self._queue)
 
+    def close(self, timeout: float = 10.0) -> bool:
+        """Wait (at most `timeout`) until everything queued is written, then stop the
+        flusher; True if nothing was left behind."""
+        with self._cond:
+            drained = self._cond.wait_for(lambda: not self._queue, timeout)
+            self._closed = True
+            self._cond.notify_all()
+        if not drained:
+            log.warning("%s: %d outcomes not written at shutdown; their deliveries are sent "
+                        "again when their claims expire", self.name, self.backlog)
+        return drained
+
     def _run(self) -> None:
         backoff = 0.05
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue))
+                self._cond.wait_for(lambda: bool(self._queue) or self._closed)
+                if self._closed:
+                    return
                 batch = self._queue[: self.max_batch]
             try:
                 self.write([item for item, _ in batch])
-            except Exception as exc:  # the database is away: keep the batch, try again
-                log.warning("%s: write of %d failed (%s: %s); retrying in %.1fs", self.name, len(batch),
-                            type(exc).__name__, exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
+            except (ConnectionFailure, OperationFailure) as exc:  # the database is away: keep it, try again
+                if isinstance(exc, OperationFailure) and not exc.timeout:
+                    log.exception("%s: dropped a batch of %d the database refused", self.name, len(batch))
+                else:
+                    log.warning("%s: write of %d failed (%s: %s); retrying in %.1fs", self.name, len(batch),
+                                type(exc).__name__, exc, backoff)
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+            except Exception:
+                log.exception("%s: dropped a batch of %d that cannot be written", self.name, len(batch))
             backoff = 0.05
             with self._cond:
                 del self._queue[: len(batch)]
+                self._cond.notify_all()
             for _, done in batch:
                 done.set()
 
@@ -176,18 +201,41 @@ class MongoLedger:
     def _write(self, outcomes: list[Outcome]) -> None:
         now = datetime.now(timezone.utc)
         ops = [UpdateOne(outcome_filter(o), outcome_update(o, now)) for o in outcomes]
-        self.db.deliveries.bulk_write(ops, ordered=False)
+        result = self.db.deliveries.bulk_write(ops, ordered=False)
+        if result.matched_count < len(ops):  # a stale claimant's outcome did not count
+            outcomes = self._counted(outcomes)
         events = [o.event for o in outcomes if o.event is not None]
         if events:
             store_events_sync(self.db, events, now)
 
-    def close(self) -> None:
+    def _counted(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """The outcomes whose update took effect (its attempt is the entry's, in its state),
+        so an ignored outcome emits no `notification.*` event. Also right when the batch is
+        written a second time after a lost answer."""
+        ids = [o.delivery_id for o in outcomes]
+        entries: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), CHUNK):
+            for d in self.db.deliveries.find({"_id": {"$in": ids[i:i + CHUNK]}}, {"state": 1, "attempts": 1}):
+                entries[d["_id"]] = d
+        return [o for o in outcomes
+                if (e := entries.get(o.delivery_id)) and e.get("state") == o.state and o.attempt in e.get("attempts", ())]
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write the outcomes still queued (at most `timeout`), then disconnect."""
+        self.commit.close(timeout)
         self.client.close()
 
 
 def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime) -> None:
-    """Store service-emitted events like ingested ones (deterministic ids: each once)."""
-    fresh = list({e["id"]: e for e in events}.values())  # ids of outcomes recorded just now
+    """Store service-emitted events like ingested ones (deterministic ids: each once).
+    Known ids are looked up first, so a repeat takes no sequence number (a number
+    allocated and then refused is a gap the evaluator waits out)."""
+    unique = list({e["id"]: e for e in events}.values())
+    ids = [e["id"] for e in unique]
+    seen: set[str] = set()
+    for i in range(0, len(ids), CHUNK):
+        seen.update(d["_id"] for d in db.events.find({"_id": {"$in": ids[i:i + CHUNK]}}, {"_id": 1}))
+    fresh = [e for e in unique if e["id"] not in seen]
     if not fresh:
         return
     counter = db.counters.find_one_and_update({"_id": "events"}, {"$inc": {"n": len(fresh)}}, upsert=True,

@@ -3,7 +3,6 @@
 The same claims and records as test_ledger.py's `MemoryLedger` tests, through MongoDB
 queries (`claim_filter`, `outcome_filter`), plus what only the database does: outcomes
 group-committed, `notification.*` events stored in `events` with a `seq`.
-Tests marked xfail(strict=True) show defects of the service code (see their reasons).
 """
 
 from __future__ import annotations
@@ -145,10 +144,6 @@ def test_a_stale_claimants_late_success_counts_once(ledger):
 # --- defects of MongoLedger._write (events stored for outcomes that did not count) ---------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MongoLedger._write stores the notification.* event of every outcome in the batch, "
-    "also of one whose update matched nothing (a stale claimant's): the stream says "
-    "notification.failed for a delivery that is still being sent (and later is sent)"))
 def test_a_stale_claimants_failure_emits_no_notification_failed(ledger):
     request = _request()
     _add(ledger, request)
@@ -160,11 +155,6 @@ def test_a_stale_claimants_failure_emits_no_notification_failed(ledger):
     assert [d["event"]["type"] for d in _events(ledger)] == ["notification.sent"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MongoLedger._write inserts the event of an outcome that did not count without a "
-    "lookup (store_events_sync since 0fedd15): a second `sent` of one delivery takes a "
-    "seq number and fails its insert as a duplicate, leaving a hole in `seq` that the "
-    "evaluator's SeqReader waits out (gap_grace_seconds) before stepping over"))
 def test_a_repeated_success_leaves_no_hole_in_the_event_sequence(ledger):
     request = _request()
     _add(ledger, request)
@@ -179,11 +169,6 @@ def test_a_repeated_success_leaves_no_hole_in_the_event_sequence(ledger):
     assert counter["n"] == stored[-1]["seq"]  # every seq number handed out has its event
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "record() no longer waits (wait_seconds=0) and close() does not drain the group "
-    "commit: an outcome queued when the worker stops (DeliveryBridge.stop, "
-    "delivery.worker._serve then os._exit) is never written, so the delivery is sent "
-    "again after its lease expires although it was sent"))
 def test_closing_the_ledger_writes_the_outcomes_already_recorded(mongo_uri):
     name = f"ledger_{uuid.uuid4().hex[:12]}"
     ledger = MongoLedger(mongo_uri, name)
