@@ -45,11 +45,13 @@ class Database:
         client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
         return cls(client, client[name], synced_by_default)
 
-    def covered_by_checkpoint(self) -> Database:
-        """The same database for writes that a later checkpoint makes durable (the
-        evaluator's output: a crash before the checkpoint replays the events that
-        produced them). On the embedded database they skip their own fsync; the
-        checkpoint's `j: true` commit flushes the journal up to and including them."""
+    def unsynced(self) -> Database:
+        """The same database for writes that a later synced write makes durable: on the
+        embedded database they skip their own fsync, and the next `j: true` commit
+        flushes the journal up to and including them. Callers guarantee that later
+        write: the evaluator's output is covered by its checkpoint (a crash before it
+        replays the events that produced them), a sequence-number allocation by the
+        insert it numbers. Elsewhere this is the database itself."""
         if not self.synced_by_default:
             return self
         return Database(self.client, self.db.with_options(write_concern=WriteConcern(w=1, j=False)))

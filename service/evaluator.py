@@ -51,7 +51,7 @@ class Evaluator:
                            snapshots=self.db.snapshots)
         self.wake = asyncio.Event()
         self.silences_changed = False
-        self.outbox = Outbox(self.db.covered_by_checkpoint(), runtime.delivery, self.metrics,
+        self.outbox = Outbox(self.db.unsynced(), runtime.delivery, self.metrics,
                              public_url=self.config.base_url)
         self.engine: Any = None
         self.reader: SeqReader | None = None

@@ -32,8 +32,9 @@ def parse_time(text: str) -> datetime:
 
 
 async def _allocate(db: Database, n: int) -> int:
-    """Reserve `n` sequence numbers; returns the first."""
-    doc = await db.counters.find_one_and_update(
+    """Reserve `n` sequence numbers; returns the first. Unsynced: the insert it numbers
+    is synced and makes it durable (a lost allocation without an insert is harmless)."""
+    doc = await db.unsynced().counters.find_one_and_update(
         {"_id": "events"}, {"$inc": {"n": n}}, upsert=True, return_document=ReturnDocument.AFTER
     )
     return doc["n"] - n + 1
