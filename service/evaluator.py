@@ -51,6 +51,8 @@ class Evaluator:
                            snapshots=self.db.snapshots)
         self.wake = asyncio.Event()
         self.silences_changed = False
+        self.commands_changed = False
+        self._commands_at = 0.0
         self.outbox = Outbox(self.db.unsynced(), runtime.delivery, self.metrics,
                              public_url=self.config.base_url)
         self.engine: Any = None
@@ -159,7 +161,12 @@ class Evaluator:
         return {"applied": False, "$or": [{"monitor": {"$in": mine}}, {"monitor": {"$nin": names}}]}
 
     async def _apply_commands(self) -> None:
-        """Acknowledge / clear requests from any replica's API."""
+        """Acknowledge / clear requests from any replica's API: looked for at once when
+        this process's API took one, else once a tick (other replicas' commands)."""
+        if not self.commands_changed and time.monotonic() - self._commands_at < self.config.tick_seconds:
+            return
+        self.commands_changed = False
+        self._commands_at = time.monotonic()
         async for cmd in self.db.commands.find(self._command_filter()).sort("at", 1):
             at = cmd["at"]
             if cmd["action"] == "acknowledge":

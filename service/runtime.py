@@ -113,6 +113,12 @@ class Runtime:
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
 
+    def commands_changed(self) -> None:
+        """The API stored an acknowledge/clear command: every evaluator looks now."""
+        for evaluator in self.evaluators:
+            evaluator.commands_changed = True
+        self.wake.set()
+
     def notify_events(self) -> None:
         """New events are stored: wake the evaluator now rather than at its next poll."""
         self.wake.set()

@@ -29,6 +29,8 @@ from service.db import Database
 log = logging.getLogger("tocsin.evaluator")
 
 MAX_SKIPPED = 10_000
+LATE_CHECK_SECONDS = 1.0  # how often the holes stepped over are looked up again
+LATE_CHUNK = 50
 
 
 class SeqReader:
@@ -43,6 +45,7 @@ class SeqReader:
         self.clock = clock
         self.skipped: dict[int, float] = dict(skipped or {})  # seq -> clock() when stepped over
         self._gap_since: float | None = None
+        self._late_checked_at = float("-inf")
 
     @classmethod
     def from_checkpoint(cls, db: Database, checkpoint: dict[str, Any], **options: Any) -> SeqReader:
@@ -85,9 +88,14 @@ class SeqReader:
             del self.skipped[seq]
         if expired:
             log.info("gave up waiting for %d event sequence number(s), e.g. %s", len(expired), expired[0])
-        if not self.skipped:
+        if not self.skipped or now - self._late_checked_at < LATE_CHECK_SECONDS:
             return []
-        docs = [d async for d in self.db.events.find({"seq": {"$in": list(self.skipped)}}).sort("seq", 1)]
+        self._late_checked_at = now
+        wanted = sorted(self.skipped)
+        docs = []
+        for i in range(0, len(wanted), LATE_CHUNK):  # SecantusDB matches `$in` in quadratic time
+            docs += [d async for d in self.db.events.find({"seq": {"$in": wanted[i:i + LATE_CHUNK]}})]
+        docs.sort(key=lambda d: d["seq"])
         for d in docs:
             self.skipped.pop(d["seq"], None)
         if docs:
