@@ -29,7 +29,7 @@ from delivery.ledger import (
     PENDING,
     Claim,
     Outcome,
-    claim_filter,
+    claim_filters,
     claim_from_entry,
     claim_update,
     new_entry,
@@ -82,11 +82,12 @@ async def mark_woken(db: Database, ids: Sequence[str], now: datetime, *, wake_gr
 
 async def oldest_pending_age(db: Database, now: datetime) -> float:
     """Seconds since the oldest open entry was created (0 when none is open)."""
-    doc = await db.deliveries.find_one({"state": {"$in": list(OPEN_STATES)}}, {"created_at": 1},
-                                       sort=[("created_at", 1)])
-    if not doc or not doc.get("created_at"):
-        return 0.0
-    return max(0.0, (now - doc["created_at"]).total_seconds())
+    oldest = None
+    for state in OPEN_STATES:  # one equality each: the (state, created_at) index serves it
+        doc = await db.deliveries.find_one({"state": state}, {"created_at": 1}, sort=[("created_at", 1)])
+        if doc and doc.get("created_at") and (oldest is None or doc["created_at"] < oldest):
+            oldest = doc["created_at"]
+    return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
 
 
 class GroupCommit(Generic[T]):
@@ -188,12 +189,19 @@ class MongoLedger:
         return lambda: cls(uri, database)
 
     def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str) -> Claim | None:
+        """One conditional `update_one` (two for an entry that is not pending), then a read
+        of the claimed entry: `find_one_and_update` scans the whole collection on the
+        embedded database, where these use the `_id` index."""
         lease_until = now + timedelta(seconds=lease)
-        before = self.db.deliveries.find_one_and_update(
-            claim_filter(delivery_id, now), claim_update(token, now, lease_until),
-            projection={"request": 1, "attempts.attempt": 1, "first_attempt_at": 1},
-            return_document=ReturnDocument.BEFORE)
-        return None if before is None else claim_from_entry(before, token, lease_until)
+        update = claim_update(token, now, lease_until)
+        for query in claim_filters(delivery_id, now):
+            if self.db.deliveries.update_one(query, update).modified_count == 1:
+                break
+        else:
+            return None
+        entry = self.db.deliveries.find_one({"_id": delivery_id, "claimed_by": token},
+                                            {"request": 1, "attempts.attempt": 1, "first_attempt_at": 1})
+        return None if entry is None else claim_from_entry(entry, token, lease_until)
 
     def record(self, outcome: Outcome) -> None:
         self.commit.add(outcome)

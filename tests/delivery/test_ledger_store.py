@@ -1,7 +1,7 @@
 """`service.ledger_store.MongoLedger` follows `delivery.ledger`'s rules, on a real SecantusDB.
 
 The same claims and records as test_ledger.py's `MemoryLedger` tests, through MongoDB
-queries (`claim_filter`, `outcome_filter`), plus what only the database does: outcomes
+queries (`claim_filters`, `outcome_filter`), plus what only the database does: outcomes
 group-committed, `notification.*` events stored in `events` with a `seq`.
 """
 
