@@ -48,8 +48,9 @@ CPU does not compete with the client threads' GIL; `tocsin serve`
 `--mode`:
 - `embedded` (default): what `make run` runs: embedded SecantusDB, in-process broker and
   workers.
-- `redis`: a SecantusDB server process (`secantusd-py --standalone --sync-on-commit`,
-  the embedded settings; `retryWrites=false`), `redis-server --save '' --appendonly no`,
+- `redis`: a SecantusDB server process (`secantusd-py --standalone`, the embedded
+  settings: `retryWrites=false&journal=true`, every write the service acknowledges waits
+  for the journal's fsync), `redis-server --save '' --appendonly no`,
   and `--workers` `tocsin worker --processes 1 --threads 16` processes.
 - `rabbitmq`: as `redis`, with `TOCSIN_BROKER_URL=amqp://guest:guest@127.0.0.1:5672/` and
   a unique `TOCSIN_DELIVERY_QUEUE` instead of Redis (deleted afterwards when pika is
@@ -328,10 +329,10 @@ def start_secantus(work: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     # cwd = the temp dir: secantusd-py would pick up a ./secantusd.toml.
     proc = spawn(cmd + ["--storage-path", str(work / "db"), "--port", str(port), "--host", "127.0.0.1",
-                        "--standalone", "--sync-on-commit", "--log-level", "ERROR"],
+                        "--standalone", "--log-level", "ERROR"],
                  cwd=work, env=None, log=work / "secantus.log")
     wait_port(port, {"SecantusDB": proc}, 60, "SecantusDB")
-    return proc, f"mongodb://127.0.0.1:{port}/?retryWrites=false"
+    return proc, f"mongodb://127.0.0.1:{port}/?retryWrites=false&journal=true"
 
 
 def start_redis(work: Path) -> tuple[subprocess.Popen, str]:

@@ -27,6 +27,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
+def without_journal(concern: WriteConcern) -> WriteConcern:
+    """The same write concern (same `w`, `wtimeout`) without waiting for the journal."""
+    return WriteConcern(**{**concern.document, "j": False})
+
+
 def _collection(name: str) -> property:
     """A collection of the service's database, read as an attribute: `db.events`."""
     return property(lambda self: self.db[name])
@@ -41,9 +46,11 @@ class Database:
     synced_by_default: bool = False  # the embedded database: every write waits for an fsync
 
     @classmethod
-    def connect(cls, uri: str, name: str = "tocsin", *, synced_by_default: bool = False) -> Database:
+    def connect(cls, uri: str, name: str = "tocsin") -> Database:
+        """`synced_by_default` follows the URI: `journal=true` (the embedded database's
+        `.uri` has it) makes every write wait for the journal's fsync."""
         client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
-        return cls(client, client[name], synced_by_default)
+        return cls(client, client[name], bool(client.write_concern.document.get("j")))
 
     def unsynced(self) -> Database:
         """The same database for writes that a later synced write makes durable: on the
@@ -54,7 +61,7 @@ class Database:
         insert it numbers. Elsewhere this is the database itself."""
         if not self.synced_by_default:
             return self
-        return Database(self.client, self.db.with_options(write_concern=WriteConcern(w=1, j=False)))
+        return Database(self.client, self.db.with_options(write_concern=without_journal(self.db.write_concern)))
 
     events = _collection("events")
     alerts = _collection("alerts")

@@ -15,10 +15,9 @@ Settings (why: docs/performance.md § Embedded database settings):
   of the process (and of the machine). Without the fsync SecantusDB keeps the journal
   record in a buffer for up to ~100 ms, and a killed process loses acknowledged writes
   (measured; see tests/service/test_embedded.py). `SECANTUS_TEST_FAST_STORAGE` cannot
-  turn this off. `.unsynced_uri` (no `j`) is for the delivery ledger's claims and
-  outcomes only: losing one in a crash means an entry is sent again with the same
-  idempotency key, never lost, and it saves an fsync per delivery. (With the server's
-  own `sync_on_commit` every commit would fsync, those too.)
+  turn this off. Writes whose durability a later synced write provides opt out
+  (`Database.unsynced()`, the delivery ledger's claims and outcomes): with the server's
+  own `sync_on_commit` every commit would fsync, those too.
 - standalone (no replica set, so no oplog write per document): Tocsin uses neither
   change streams nor transactions.
 - test commands (`configureFailPoint`) off, as on mongod.
@@ -67,7 +66,6 @@ class EmbeddedDatabase:
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen | None = None
         self.uri = ""
-        self.unsynced_uri = ""
 
     @property
     def pid_file(self) -> str | None:
@@ -95,8 +93,7 @@ class EmbeddedDatabase:
         if self.pid_file:
             with open(self.pid_file, "w") as f:
                 f.write(str(self._proc.pid))
-        self.unsynced_uri = with_retry_writes_off(uri)
-        self.uri = self.unsynced_uri + "&journal=true"
+        self.uri = with_retry_writes_off(uri) + "&journal=true"
         return self.uri
 
     def stop(self) -> None:

@@ -37,7 +37,7 @@ from delivery.ledger import (
     outcome_update,
 )
 from delivery.request import DeliveryRequest
-from service.db import Database
+from service.db import Database, without_journal
 from service.event_store import DUPLICATE_KEY, parse_time
 
 log = logging.getLogger("tocsin.ledger")
@@ -178,7 +178,10 @@ class MongoLedger:
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
         self.client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms)
-        self.db = self.client[database]
+        # Claims and outcomes need no fsync of their own, even when the URI asks every
+        # write for one (`journal=true`): one lost in a crash means an entry is sent again
+        # with the same idempotency key, never lost (delivery/ledger.py).
+        self.db = self.client.get_database(database, write_concern=without_journal(self.client.write_concern))
         # Workers do not wait for their outcome to be written: the claim's lease covers the
         # gap, and a batch the database refuses is kept and written when it is back.
         self.commit: GroupCommit[Outcome] = GroupCommit(self._write, wait_seconds=0.0, name="ledger-record")

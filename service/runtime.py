@@ -53,7 +53,7 @@ class Runtime:
         if not uri:
             self.embedded = EmbeddedDatabase(self.config.data_dir)
             uri = await asyncio.to_thread(self.embedded.start)
-        self.db = Database.connect(uri, self.config.mongodb_database, synced_by_default=self.embedded is not None)
+        self.db = Database.connect(uri, self.config.mongodb_database)
         await self.db.ensure_indexes(self.config.retention_delta)
         self.rules = RulesStore(self.db, self.config.rules_dir)
         await self.rules.refresh()
@@ -61,8 +61,7 @@ class Runtime:
         self.metrics.rules_version.set(self.rules.active.version)
         from service.delivery_bridge import DeliveryBridge
 
-        ledger_uri = self.embedded.unsynced_uri if self.embedded is not None else uri
-        self.delivery = DeliveryBridge(self.config, self.db, ledger_uri)
+        self.delivery = DeliveryBridge(self.config, self.db, uri)
         await self.delivery.start()
         self._spawn(self._follow_rules(), "rules-follower")
         if self.config.watch_rules and self.config.rules_dir:
