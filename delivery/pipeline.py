@@ -5,7 +5,8 @@
 
 `attempt` sends the claimed request once and turns the verdict into the ledger's next
 state: `sent`, `pending` again with `next_attempt_at` (a retry, honouring `Retry-After`)
-or `failed`. A final outcome carries its `notification.sent|failed` event. Errors are
+or `failed`. A final outcome carries its `notification.sent|failed` event; every
+outcome carries the attempt's render warnings (templates that fell back). Errors are
 redacted before they are recorded. Nothing here touches a broker or a database.
 """
 
@@ -27,12 +28,14 @@ from delivery.settings import RetryPolicy
 from engine.model import rfc3339
 
 
-def send_once(request: DeliveryRequest, runtime: Runtime) -> Verdict:
-    """Render and send through the request's channel, classified (no recording)."""
+def send_once(request: DeliveryRequest, runtime: Runtime,
+              render_warnings: list[str] | None = None) -> Verdict:
+    """Render and send through the request's channel, classified (no recording); the
+    render warnings of this attempt are appended to `render_warnings`."""
     try:
         spec = get_channel(request.kind)
         config = build_config(spec, request, runtime.settings)
-        ctx = SendContext(request, runtime)
+        ctx = SendContext(request, runtime, render_warnings if render_warnings is not None else [])
         result = spec.send(request, config, ctx)
     except Exception as exc:  # every failure is classified, none escapes the pipeline
         return classify(exc)
@@ -45,7 +48,8 @@ def attempt(claim: Claim, runtime: Runtime, *, now: datetime | None = None) -> O
     started = now or datetime.now(timezone.utc)
     first_at = claim.first_attempt_at or started
     t0 = time.perf_counter()
-    verdict = send_once(request, runtime)
+    warnings: list[str] = []
+    verdict = send_once(request, runtime, warnings)
     latency_ms = round((time.perf_counter() - t0) * 1000, 3)
     error = runtime.secrets.redact(verdict.error)
 
@@ -67,11 +71,13 @@ def attempt(claim: Claim, runtime: Runtime, *, now: datetime | None = None) -> O
     }
     if delay is not None:
         return Outcome(request.id, claim.token, record, PENDING,
-                       next_attempt_at=answered + timedelta(seconds=delay), first_attempt_at=first_at)
+                       next_attempt_at=answered + timedelta(seconds=delay), first_attempt_at=first_at,
+                       render_warnings=tuple(warnings))
     state = SENT if verdict.outcome == OK else FAILED_STATE
     status = SENT if state == SENT else ("dead" if verdict.outcome == RETRY else "failed")
     event = notification_event(request, status, error, verdict.status, started)
-    return Outcome(request.id, claim.token, record, state, first_attempt_at=first_at, event=event)
+    return Outcome(request.id, claim.token, record, state, first_attempt_at=first_at, event=event,
+                   render_warnings=tuple(warnings))
 
 
 def _channel_retry(request: DeliveryRequest, policy: RetryPolicy) -> RetryPolicy:

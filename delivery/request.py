@@ -17,10 +17,28 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from dsl.ruleset import Group, RuleSet
+from dsl import ast as A
+from dsl.ruleset import Group, MonitorDef, RuleSet
 from engine.model import RESOLVED, AlertEvent, Destination, rfc3339
 
 CHANNEL_KINDS_WITH_CONFIG = ("webhook", "slack", "pagerduty")
+
+# Prismatic's names for its alert triggers (`$TRIGGER`), by the trigger that matches them.
+PRISMATIC_EVENT_TRIGGERS = {
+    "execution.started": "Execution Started",
+    "execution.completed": "Execution Completed",
+    "execution.failed": "Execution Failed",
+    "execution.retry_pending": "Execution Failed, Retry Pending",
+    "instance.enabled": "Instance Enabled",
+    "instance.disabled": "Instance Disabled",
+    "instance.removed": "Instance Removed",
+    "connection.error": "Connection Threw an Exception",
+}
+PRISMATIC_COMPARISON_TRIGGERS = {
+    "execution.duration": "Execution Duration Matched or Exceeded",
+    "log.level": "Log Level Matched or Exceeded",
+}
+PRISMATIC_ABSENCE_TRIGGERS = {"execution.completed": "Execution Overdue"}
 
 
 def delivery_id(alert_event_id: str, kind: str, address: str) -> str:
@@ -139,6 +157,7 @@ def build_requests(
         "labels": dict(alert_event.labels),
     }
     depth = _depth(alert_event.event)
+    extra = monitor_extra(_monitor_def(ruleset, alert_event.monitor))
     requests = []
     for dest in dict.fromkeys(alert_event.destinations):  # drop exact duplicates, keep order
         requests.append(DeliveryRequest(
@@ -151,6 +170,7 @@ def build_requests(
             monitor=monitor,
             message_template=alert_event.message,
             caused_by_depth=depth + 1,
+            extra=extra,
         ))
     return requests
 
@@ -159,3 +179,44 @@ def _depth(event: dict[str, Any] | None) -> int:
     caused_by = (event or {}).get("caused_by") or {}
     depth = caused_by.get("depth") if isinstance(caused_by, dict) else None
     return depth if isinstance(depth, int) else 0
+
+
+def monitor_extra(definition: MonitorDef | None) -> dict[str, Any]:
+    """What the texts need to know about the monitor's trigger: `trigger`, Prismatic's
+    name for it (absent when Prismatic has none), and `value_format` (`percent` when the
+    alert's value is a ratio compared with a percentage, `seconds` for durations)."""
+    if definition is None:
+        return {}
+    trigger = definition.monitor.trigger
+    extra: dict[str, Any] = {}
+    name = None
+    if isinstance(trigger, A.EventTrigger):
+        name = PRISMATIC_EVENT_TRIGGERS.get(trigger.pattern.dotted)
+    elif isinstance(trigger, A.AbsenceTrigger):
+        name = PRISMATIC_ABSENCE_TRIGGERS.get(trigger.pattern.dotted)
+    elif isinstance(trigger, A.ComparisonTrigger):
+        name = PRISMATIC_COMPARISON_TRIGGERS.get(trigger.field.dotted)
+        if trigger.field.dotted == "execution.duration":
+            extra["value_format"] = "seconds"
+    elif isinstance(trigger, A.MetricTrigger):
+        first = _first_compare(trigger.condition)
+        if first is not None and isinstance(first.right, A.Percent):
+            extra["value_format"] = "percent"
+    if name:
+        extra["trigger"] = name
+    return extra
+
+
+def _monitor_def(ruleset: RuleSet, name: str) -> MonitorDef | None:
+    return next((m for m in ruleset.monitors if m.name == name), None)
+
+
+def _first_compare(expr: Any) -> A.Compare | None:
+    """The comparison whose sides are the alert's value and threshold (engine.metrics)."""
+    if isinstance(expr, A.Compare):
+        return expr
+    if isinstance(expr, A.Binary) and expr.op in ("and", "or"):
+        return _first_compare(expr.left) or _first_compare(expr.right)
+    if isinstance(expr, A.Unary) and expr.op == "not":
+        return _first_compare(expr.operand)
+    return None

@@ -8,24 +8,31 @@ addresses are still refused). Neither follows redirects,
 keeps cookies or reads proxy variables.
 
 `SendContext` (one per delivery) renders that delivery's templates; the rendered
-`message` is computed once and is also `alert.message` in every later template.
+`message` is computed once and is also `alert.message` in every later template. A
+template that cannot render never stops the delivery: `render(…, fallback=…)` returns
+the fallback (the channel's standard text) and notes a render warning (`where: reason`,
+secrets redacted) in `render_warnings`, which the pipeline records on the ledger entry.
+Only the destination can fail a delivery: `destination(…)` renders a URL or routing
+key and raises `TemplateError` when there is none to send to.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from delivery.context import build_context
+from delivery.errors import TemplateError
 from delivery.request import DeliveryRequest
 from delivery.secrets import Secrets
 from delivery.settings import DeliverySettings
 from delivery.ssrf import AddressPolicy, Resolver, system_resolver
+from delivery.templates import Renderer, clean_text, finite_json
+from delivery.texts import default_message
 from delivery.transport import LiteClient, guarded_transport
-from delivery.templates import Renderer
 
-DEFAULT_MESSAGE = "[{{ monitor.severity }}] {{ monitor.name }} {{ alert.kind }}"
 USER_AGENT = "tocsin-delivery/0.1"
 
 
@@ -77,27 +84,78 @@ class Runtime:
             self._clients.clear()
 
 
+_NO_FALLBACK = object()
+
+
 @dataclass
 class SendContext:
     """One delivery's view: its request, template context and the process runtime."""
 
     request: DeliveryRequest
     runtime: Runtime
+    render_warnings: list[str] = field(default_factory=list)
     context: dict[str, Any] = field(init=False)
     message: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.context = build_context(self.request, self.runtime.secrets)
-        template = self.request.message_template or DEFAULT_MESSAGE
-        self.message = self.render(template, where="message")
+        standard = clean_text(default_message(self.request))
+        if self.request.message_template:
+            self.message = self.render(self.request.message_template, where="message",
+                                       fallback=standard)
+            if not self.message.strip():
+                self.warn("message: rendered empty; the standard text was sent")
+                self.message = standard
+        else:
+            self.message = standard
         self.context["alert"]["message"] = self.message
 
-    def render(self, source: str, *, where: str) -> str:
-        return self.runtime.renderer.render(source, self.context, where=where)
+    def warn(self, text: str) -> None:
+        warning = self.runtime.secrets.redact(text) or text
+        if warning not in self.render_warnings:
+            self.render_warnings.append(warning)
 
-    def render_json(self, value: Any, *, where: str) -> Any:
-        return self.runtime.renderer.render_json(value, self.context, where=where)
+    def render(self, source: str, *, where: str, fallback: Any = _NO_FALLBACK,
+               instead: str = "the standard text was sent") -> Any:
+        """The rendered template; if it cannot render, `fallback` with the warning
+        "<where>: <reason>; <instead>" (without a fallback the `TemplateError` propagates)."""
+        try:
+            return self.runtime.renderer.render(source, self.context, where=where)
+        except TemplateError as exc:
+            if fallback is _NO_FALLBACK:
+                raise
+            self.warn(f"{exc}; {instead}")
+            return fallback
+
+    def render_json(self, value: Any, *, where: str, fallback: Any = _NO_FALLBACK,
+                    instead: str = "the standard alert document was sent") -> Any:
+        """A JSON value rendered leaf by leaf; one leaf that cannot render makes the whole
+        value the fallback (a half-rendered payload is no one's format)."""
+        try:
+            return self.runtime.renderer.render_json(value, self.context, where=where)
+        except TemplateError as exc:
+            if fallback is _NO_FALLBACK:
+                raise
+            self.warn(f"{exc}; {instead}")
+            return fallback
+
+    def destination(self, source: str, *, where: str) -> str:
+        """A URL or routing key: without one there is nowhere to send, so a template
+        that cannot render (or renders blank) fails the delivery."""
+        value = self.render(source, where=where).strip()
+        if not value:
+            raise TemplateError(f"{where}: rendered empty; nowhere to send")
+        return value
+
+    def json_body(self, value: Any, *, where: str) -> str:
+        """Strict JSON text of `value`: inf/nan become null, each one a render warning."""
+        clean, paths = finite_json(value)
+        for path in paths:
+            self.warn(f"{where}: non-finite number at {path} sent as null")
+        return clean_text(json.dumps(clean, ensure_ascii=False, separators=(",", ":"),
+                                     default=str, allow_nan=False))
 
     def document(self) -> dict[str, Any]:
         """The standard alert document with its rendered `message`."""
         return {**self.request.document, "message": self.message}
+

@@ -4,23 +4,33 @@
     text = renderer.render("{{ monitor.name }} on $INSTANCE", context, where="message")
     payload = renderer.render_json({"text": "{{ alert.url }}"}, context, where="payload")
 
-A missing variable (`StrictUndefined`), a sandbox refusal, a syntax error or a breached
-cap raises `TemplateError` naming the template (`where`), never a silent blank. A missing
-`{{ secrets.X }}` raises `SecretMissing`. `$VARS` whose value is unknown (an absence
-alert has no `$EXECUTION_ID`) render empty. `template_problems()` is the check-time lint.
+Lenient by design, because a notification is never dropped for a template reason:
+- an undefined path renders empty, however deep (`{{ event.instance.name }}` on an event
+  without `instance`); so does a value that is `null` (`None` never prints as "None");
+- `| default(x)` (and `| d(x)`) applies when the value is undefined, `null` or the
+  empty string, not for `0`, `false` or an empty list; `default(x, true)` keeps Jinja's
+  meaning (any false value).
+What still cannot render (a syntax error, a sandbox refusal, a breached cap, an
+undefined value used in arithmetic, a missing `{{ secrets.X }}`) raises `TemplateError`
+(`SecretMissing`) naming the template (`where`) and the reason in a few words; the
+message never quotes a value. `SendContext` turns those into fallbacks and render
+warnings. `finite_json()` makes any JSON value encodable as strict JSON.
+`template_problems()` is the check-time lint.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import meta, nodes
+from jinja2 import ChainableUndefined, Undefined, UndefinedError, meta, nodes
+from jinja2.sandbox import SecurityError
 
 from delivery.errors import SecretMissing, TemplateError
-from delivery.sandbox import Sandbox
+from delivery.sandbox import RenderLimit, Sandbox
 
 PRISMATIC_VARS = (
     "SUBJECT", "NAME", "INSTANCE_ID", "INSTANCE", "EXECUTION_ID", "CUSTOMER_EXTERNAL_ID",
@@ -45,13 +55,76 @@ def substitute_prismatic(source: str) -> str:
     return _PRISMATIC.sub(lambda m: "{{ _prismatic." + m.group(1) + " }}", source)
 
 
+def clean_text(text: str) -> str:
+    """`text` that encodes as UTF-8: lone surrogates (JSON allows `"\\ud800"`) -> U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+class LenientUndefined(ChainableUndefined):
+    """Chainable and empty, except what the sandbox refused: that stays an error
+    (reported, and the template falls back), never a silent blank."""
+
+    __slots__ = ()
+
+    def __init__(self, hint: str | None = None, obj: Any = jinja2.utils.missing,
+                 name: str | None = None, exc: type[Exception] = UndefinedError) -> None:
+        if isinstance(exc, type) and issubclass(exc, SecurityError):
+            raise exc(hint or "refused by the sandbox")
+        super().__init__(hint, obj, name, exc)
+
+
+def default_filter(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's `default`, also for `null` and "" (what people mean by "no value")."""
+    if isinstance(value, Undefined) or value is None or (isinstance(value, str) and value == ""):
+        return default_value
+    if boolean and not value:
+        return default_value
+    return value
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+class LenientSandbox(Sandbox):
+    """The sandbox whose undefined values chain: `a.b.c` on an undefined `a` is `a`."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # An Undefined is callable, so the sandbox's method check would refuse its
+        # attributes; there is nothing behind it to protect.
+        if isinstance(obj, Undefined):
+            return obj
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Undefined):
+            return obj
+        return super().getitem(obj, argument)
+
+
+def lenient_sandbox() -> Sandbox:
+    """The send-time environment: the sandbox with chainable undefined values, `None`
+    printed as nothing and the `default` filter above."""
+    env = LenientSandbox()
+    # Set after construction: the sandbox's constructor fixes StrictUndefined, and Jinja
+    # reads both attributes when it compiles and runs a template.
+    env.undefined = LenientUndefined
+    env.finalize = _finalize
+    env.filters["default"] = env.filters["d"] = default_filter
+    return env
+
+
 class Renderer:
     """Compiles (with a cache) and renders templates within the configured caps."""
 
     def __init__(self, *, max_bytes: int = 64 * 1024, max_seconds: float = 0.5) -> None:
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
-        self._env = Sandbox()
+        self._env = lenient_sandbox()
         self._compile = lru_cache(maxsize=2048)(self._compile_uncached)
 
     def _compile_uncached(self, source: str) -> jinja2.Template:
@@ -64,19 +137,24 @@ class Renderer:
             return source
         try:
             template = self._compile(source)
-            return self._env.render(
+            return clean_text(self._env.render(
                 template, context, max_bytes=self.max_bytes, max_seconds=self.max_seconds
-            )
-        except SecretMissing:
-            raise
+            ))
+        except SecretMissing as exc:
+            raise SecretMissing(f"{where}: {exc}") from None
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"{where}: undefined variable: {exc.message}") from None
-        except jinja2.TemplateError as exc:  # SecurityError, RenderLimit
+            raise TemplateError(
+                f"{where}: template syntax error: {exc.message} (line {exc.lineno})"
+            ) from None
+        except jinja2.UndefinedError:
+            # Jinja's message may quote a computed name (a slice of a secret); say less.
+            raise TemplateError(f"{where}: an undefined value was used in an expression") from None
+        except RenderLimit as exc:  # fixed texts about sizes and time
             raise TemplateError(f"{where}: refused: {exc}") from None
+        except jinja2.TemplateError:  # SecurityError: may name a computed attribute
+            raise TemplateError(f"{where}: refused by the sandbox") from None
         except Exception as exc:  # errors raised by the template's own expressions
-            raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+            raise TemplateError(f"{where}: {type(exc).__name__} in an expression") from None
 
     def render_json(self, value: Any, context: dict[str, Any], *, where: str) -> Any:
         """Render every string leaf of a JSON value; keys and non-strings stay as they are.
@@ -91,6 +169,32 @@ class Renderer:
         if isinstance(value, (list, tuple)):
             return [self.render_json(v, context, where=f"{where}[{i}]") for i, v in enumerate(value)]
         return value
+
+
+_MAX_INT_BITS = 13_000  # about 3,900 digits, under Python's int-to-text limit of 4,300
+
+
+def finite_json(value: Any, path: str = "$") -> tuple[Any, list[str]]:
+    """`value` with every non-finite float (inf, -inf, nan) and every integer too long to
+    print replaced by None, and the JSON paths replaced: strict JSON has no `Infinity`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, [path]
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:  # str() refuses it
+        return None, [path]
+    if isinstance(value, dict):
+        out, found = {}, []
+        for k, v in value.items():
+            out[k], more = finite_json(v, f"{path}.{k}")
+            found += more
+        return (out, found) if found else (value, [])
+    if isinstance(value, (list, tuple)):
+        items, found = [], []
+        for i, v in enumerate(value):
+            item, more = finite_json(v, f"{path}[{i}]")
+            items.append(item)
+            found += more
+        return (items, found) if found else (value, [])
+    return value, []
 
 
 def template_problems(source: str) -> list[str]:

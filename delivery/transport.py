@@ -11,12 +11,19 @@ differently between check and connect. Idle keep-alive connections are pooled pe
 (scheme, host, port); a request that fails on a reused connection before any answer is
 retried once on a fresh one. Redirects are never followed (http.client does not), and
 response bodies are read up to `MAX_RESPONSE_BYTES`.
+
+Header values may come from event data, so `LiteClient` makes every one sendable
+(`header_value`): control characters (CR, LF, TAB, NUL, DEL …) become spaces, so a value
+can neither split nor fold a header, and non-ASCII text goes out as its UTF-8 bytes
+(RFC 9110 § 5.5 leaves octets above 0x7F to the recipient, and UTF-8 is what receivers
+decode in practice), never an error.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import re
 import socket
 import ssl
 import threading
@@ -27,6 +34,7 @@ import httpx
 from delivery.ssrf import AddressPolicy, Resolver, resolve_checked, system_resolver
 
 MAX_RESPONSE_BYTES = 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
           http.client.CannotSendRequest)
 
@@ -61,6 +69,14 @@ class _GuardedConnection(http.client.HTTPConnection):
         self.send(head + message_body if message_body else head)
 
 
+def header_value(value: str | bytes) -> bytes:
+    """A header value as the bytes to send: controls -> spaces, trimmed, UTF-8."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = _CONTROL.sub(" ", value).strip()
+    return text.encode("utf-8", "replace")  # "replace": a lone surrogate becomes "?"
+
+
 class LiteClient:
     """The subset of `httpx.Client` the channels use, without cookies, redirects or
     hooks: builds an `httpx.Request`, hands it to the transport, reads the response."""
@@ -76,6 +92,7 @@ class LiteClient:
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             merged["authorization"] = f"Basic {token}"
+        merged = {name: header_value(value) for name, value in merged.items()}
         request = httpx.Request(method, url, content=content, data=data, headers=merged,
                                 extensions={"timeout": {"connect": timeout, "read": timeout,
                                                         "write": timeout, "pool": timeout}})

@@ -123,6 +123,9 @@ class AlertBook:
         alert.resolved_at, alert.resolved_by = self.dt(max(at, to_ms(alert.fired_at))), by
         alert.pending_since, alert.muted_kind = None, None
         self._cancel_timers(cm, alert)
+        # The notification carries what the alert was about (its last triggering event),
+        # not the event that ended it; a clear by a person has no event of its own.
+        triggering = alert.last_event if alert.last_event is not None else event
         if event is not None:
             alert.last_event = event
         if notify:
@@ -130,7 +133,7 @@ class AlertBook:
             for i in alert.escalated:
                 dests.extend(cm.routes.escalations[i][1])
             self.emit(cm, alert, RESOLVED, to_ms(alert.resolved_at), dedupe(dests),
-                      alert.count, event)
+                      alert.count, triggering)
         else:
             self.engine.store.put(alert)
 
@@ -164,6 +167,8 @@ class AlertBook:
             alert.muted_kind = kind if muted else None
             if muted:
                 self.engine.timers.schedule("unmute", cm.name, alert.id, mute_end)
+        if event is None:  # timer rounds, clears: the alert's last triggering event
+            event = alert.last_event
         # positional, in field order (id, alert_id, monitor, key, kind, at, severity,
         # destinations, count, value, threshold, event, labels, message, fired_at,
         # resolved_at, muted): a quarter cheaper than keywords on this hot path
@@ -210,7 +215,7 @@ class AlertBook:
         elif timer.kind.startswith("esc"):
             self._escalate(cm, alert, at, timer.data)
         elif timer.kind == "repeat":
-            self.emit(cm, alert, REPEATED, at, cm.routes.fired, 1, None)
+            self.emit(cm, alert, REPEATED, at, cm.routes.fired, 1, alert.last_event)
             engine.timers.schedule("repeat", cm.name, alert.id, at + timer.data, timer.data)
         elif timer.kind == "digest" and alert.skipped:
             covered, alert.skipped = alert.skipped, 0

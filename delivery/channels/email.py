@@ -2,8 +2,9 @@
 
 `smtp://[user:pass@]host[:port]` (port 25; add `?starttls=1` to upgrade) or
 `smtps://…` (implicit TLS, port 465). Sender: `TOCSIN_SMTP_FROM`. The subject is the
-first line of the rendered `message` with the severity (or `resolved`) in front; the
-body is the message followed by the alert's details and link. `Message-ID` is derived
+first line of the rendered `message` with the severity (or `resolved`) in front unless
+the line already starts with it (the standard text does); the body is the message
+followed by the alert's details (`delivery.texts.detail_rows`) and link. `Message-ID` is derived
 from the delivery id so a retried message is recognisably the same one.
 """
 
@@ -21,6 +22,7 @@ from delivery.errors import NotConfigured
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
 from delivery.settings import DeliverySettings
+from delivery.texts import detail_rows, one_line, tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,30 +55,19 @@ class EmailConfig:
         )
 
 
-def _details(ctx: SendContext) -> list[tuple[str, str]]:
-    doc = ctx.document()
-    rows = [
-        ("Monitor", doc.get("monitor")), ("Severity", doc.get("severity")),
-        ("Status", f"{doc.get('status')} ({doc.get('kind')})"), ("Key", doc.get("key")),
-        ("Count", doc.get("count")), ("Value", doc.get("value")),
-        ("Threshold", doc.get("threshold")), ("Fired at", doc.get("fired_at")),
-        ("Resolved at", doc.get("resolved_at")), ("Link", doc.get("url")),
-    ]
-    return [(name, str(value)) for name, value in rows if value not in (None, {}, "")]
-
-
 def build_message(request: DeliveryRequest, config: EmailConfig, ctx: SendContext) -> EmailMessage:
     """The MIME message (multipart/alternative: text/plain then text/html)."""
     doc = request.document
-    first_line = (ctx.message.splitlines() or [doc.get("monitor") or "alert"])[0][:200]
-    tag = "resolved" if doc.get("kind") == "resolved" else str(doc.get("severity"))
+    lines = [line for line in ctx.message.splitlines() if line.strip()]
+    first_line = one_line(lines[0] if lines else str(doc.get("monitor") or "alert"), 200)
+    label = tag(doc)
     msg = EmailMessage()
-    msg["Subject"] = f"[{tag}] {first_line}"
+    msg["Subject"] = first_line if first_line.startswith(label) else f"{label} {first_line}"
     msg["From"] = config.sender
     msg["To"] = request.target
     msg["Message-ID"] = f"<{request.id}.{request.alert_event_id[:40]}@tocsin>".replace(" ", "")
     msg["X-Tocsin-Delivery"] = request.id
-    details = _details(ctx)
+    details = detail_rows(request)
     msg.set_content(ctx.message + "\n\n" + "\n".join(f"{k}: {v}" for k, v in details) + "\n")
     rows = "".join(
         f"<tr><th align=left>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in details

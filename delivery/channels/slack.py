@@ -1,7 +1,9 @@
 """Slack incoming webhook: `{"text": …, "blocks": […]}` POSTed to the channel's URL.
 
 `text` is the channel's `text` template, else the monitor's rendered `message`;
-`blocks` (optional) is rendered leaf by leaf like a webhook payload.
+`blocks` (optional) is rendered leaf by leaf like a webhook payload. A `text` that cannot
+render falls back to the message, `blocks` that cannot render are left out (the text
+carries the notification); only a URL that cannot render fails the delivery.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 import httpx
 
 from delivery.channels import channel
-from delivery.channels.webhook import json_body
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
 from dsl.ruleset import SlackChannel
@@ -19,13 +20,15 @@ from dsl.ruleset import SlackChannel
 
 @channel("slack", config=SlackChannel)
 def send_slack(request: DeliveryRequest, config: SlackChannel, ctx: SendContext) -> httpx.Response:
-    url = ctx.render(config.url, where="url")
-    body: dict[str, Any] = {
-        "text": ctx.render(config.text, where="text") if config.text else ctx.message
-    }
+    url = ctx.destination(config.url, where="url")
+    text = ctx.render(config.text, where="text", fallback=ctx.message) if config.text else ""
+    body: dict[str, Any] = {"text": text if text.strip() else ctx.message}
     if config.blocks is not None:
-        body["blocks"] = ctx.render_json(config.blocks, where="blocks")
+        blocks = ctx.render_json(config.blocks, where="blocks", fallback=None,
+                                 instead="the blocks were left out")
+        if blocks is not None:
+            body["blocks"] = blocks
     return ctx.runtime.rules_http.post(
-        url, content=json_body(body).encode(), timeout=config.timeout,
+        url, content=ctx.json_body(body, where="body").encode(), timeout=config.timeout,
         headers={"Content-Type": "application/json"},
     )

@@ -5,6 +5,15 @@ Headers: the channel's (rendered), `Content-Type: application/json`, `Idempotenc
 (the delivery id, the same on every retry) and, with `signing_secret`, `webhook-id`,
 `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`.
 The secret is a Standard Webhooks secret (`whsec_` + base64); see `signing_key()`.
+
+Nothing but the URL can stop a webhook (each fallback is a render warning):
+- a URL that cannot render, or renders blank, fails the delivery (nowhere to send);
+- a payload with a leaf that cannot render is replaced by the standard alert document;
+- a header that cannot render is left out; a signing secret that cannot render sends
+  the request unsigned;
+- header values from data are made sendable by the transport (`transport.header_value`):
+  control characters become spaces, non-ASCII goes out as UTF-8;
+- numbers that JSON cannot hold (inf, nan) are sent as null.
 """
 
 from __future__ import annotations
@@ -49,22 +58,31 @@ def signature_headers(msg_id: str, timestamp: int, body: str, secret: str) -> di
 
 
 def json_body(value: Any) -> str:
+    """Compact JSON (non-finite numbers must already be gone: see `SendContext.json_body`)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 @channel("webhook", config=WebhookChannel)
 def send_webhook(request: DeliveryRequest, config: WebhookChannel, ctx: SendContext) -> httpx.Response:
-    url = ctx.render(config.url, where="url")
-    headers = {k: ctx.render(v, where=f"header {k}") for k, v in config.headers}
+    url = ctx.destination(config.url, where="url")
+    headers: dict[str, str] = {}
+    for name, template in config.headers:
+        value = ctx.render(template, where=f"header {name}", fallback=None,
+                           instead="the header was left out")
+        if value is not None:
+            headers[name] = value
     if config.payload is not None:
-        body = json_body(ctx.render_json(config.payload, where="payload"))
+        payload = ctx.render_json(config.payload, where="payload", fallback=ctx.document())
     else:
-        body = json_body(ctx.document())
+        payload = ctx.document()
+    body = ctx.json_body(payload, where="payload")
     headers["Content-Type"] = "application/json"
     headers["Idempotency-Key"] = request.id
     if config.signing_secret:
-        secret = ctx.render(config.signing_secret, where="signing_secret")
-        headers.update(signature_headers(request.id, int(time.time()), body, secret))
+        secret = ctx.render(config.signing_secret, where="signing_secret", fallback="",
+                            instead="the request was sent unsigned")
+        if secret:
+            headers.update(signature_headers(request.id, int(time.time()), body, secret))
     content = None if config.method in BODYLESS_METHODS else body.encode()
     return ctx.runtime.rules_http.request(
         config.method, url, content=content, headers=headers, timeout=config.timeout

@@ -238,18 +238,22 @@ def test_secrets_never_appear_in_records_or_events(stub, receiver):
         assert value not in recorded
 
 
-def test_missing_template_variable_is_a_recorded_error(stub, receiver):
+def test_a_template_that_cannot_render_falls_back_and_is_recorded(stub, receiver):
+    """semantics.md: a notification is never dropped for a template reason; an undefined
+    path renders empty, and a template that cannot render falls back to the standard
+    alert document with a render warning on the entry."""
     broker, ledger = stub
-    channel = WebhookChannel("ops", url=receiver.url, payload={"x": "{{ alert.nme }}"})
+    channel = WebhookChannel("ops", url=receiver.url,
+                             payload={"x": "{{ alert.nme }}", "y": "{{ 1 + }}"})
     request = one_request(channel)
     _add(ledger, request)
     delivery.wake([request.id])
     assert ledger.wait_final(1)
-    (attempt,) = ledger.entries[request.id]["attempts"]
-    assert attempt["outcome"] == "failed" and "nme" in attempt["error"]
-    assert "payload.x" in attempt["error"]
-    assert ledger.entries[request.id]["state"] == FAILED
-    assert receiver.requests == []
+    assert ledger.entries[request.id]["state"] == SENT
+    (warning,) = ledger.entries[request.id]["render_warnings"]
+    assert warning.startswith("payload.y: template syntax error")
+    (received,) = receiver.wait_for(1)
+    assert received.json()["id"] == request.document["id"]  # the standard alert document
 
 
 def test_deliver_with_a_driven_clock(stub, receiver):

@@ -1,4 +1,5 @@
-"""Template rendering: StrictUndefined, Prismatic $VARS, JSON leaves, and the sandbox."""
+"""Template rendering: lenient undefined values, `default`, Prismatic $VARS, JSON leaves,
+and the sandbox."""
 
 from __future__ import annotations
 
@@ -29,15 +30,43 @@ def test_context_paths_and_filters(renderer, context):
     assert renderer.render(text, context, where="t") == "SYNC FAILURES firing Sync core"
 
 
-def test_missing_variable_is_an_error_not_a_blank(renderer, context):
-    with pytest.raises(TemplateError, match="undefined variable"):
-        renderer.render("{{ alert.nme }}", context, where="t")
-    with pytest.raises(TemplateError):
-        renderer.render("{{ nothing }}", context, where="t")
+def test_an_undefined_path_renders_empty_at_any_depth(renderer, context):
+    assert renderer.render("[{{ alert.nme }}]", context, where="t") == "[]"
+    assert renderer.render("[{{ nothing }}]", context, where="t") == "[]"
+    assert renderer.render("[{{ event.connection.name.first }}]", context, where="t") == "[]"
+    assert renderer.render("[{% for m in event.nope %}x{% endfor %}]", context, where="t") == "[]"
+    assert renderer.render("{{ 'y' if event.nope else 'n' }}", context, where="t") == "n"
 
 
-def test_default_filter_still_works_under_strict_undefined(renderer, context):
-    assert renderer.render("{{ event.connection | default('-') }}", context, where="t") == "-"
+def test_null_renders_empty_not_none(renderer, context):
+    assert renderer.render("[{{ alert.threshold }}]", context, where="t") == "[]"
+
+
+def test_an_undefined_value_in_arithmetic_is_an_error_without_quoting_it(renderer, context):
+    with pytest.raises(TemplateError, match="undefined value") as info:
+        renderer.render("{{ {}[secrets.TOKEN[1:]] + 1 }}", context, where="t")
+    assert "3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("{{ event.connection | default('-') }}", "-"),      # undefined
+    ("{{ alert.threshold | default('-') }}", "-"),       # null
+    ("{{ event.blank | default('-') }}", "-"),           # empty string
+    ("{{ alert.count | default('-') }}", "2"),           # a value
+    ("{{ event.zero | default('-') }}", "0"),            # 0 is a value
+    ("{{ event.zero | default('-', true) }}", "-"),      # Jinja's boolean mode kept
+    ("{{ event.nope.deeper | d('-') }}", "-"),
+])
+def test_default_applies_to_undefined_null_and_empty(renderer, context, source, expected):
+    context = {**context, "event": {**context["event"], "blank": "", "zero": 0}}
+    assert renderer.render(source, context, where="t") == expected
+
+
+def test_the_key_prints_as_people_write_it(renderer, context):
+    assert renderer.render("{{ alert.key }}", context, where="t") == "instance=SW5zdGFuY2U6OTk, flow=Sync"
+    assert renderer.render("{{ alert.key.flow }}", context, where="t") == "Sync"
+    assert json.loads(renderer.render("{{ alert.key | tojson }}", context, where="t")) == {
+        "instance": "SW5zdGFuY2U6OTk", "flow": "Sync"}
 
 
 def test_secret_resolves_and_missing_secret_is_named(renderer, context):
@@ -50,7 +79,7 @@ def test_prismatic_variables(renderer, context):
     text = "$SUBJECT|$NAME|$INSTANCE|$INSTANCE_ID|$EXECUTION_ID|$CUSTOMER|$CUSTOMER_EXTERNAL_ID|$FLOW|$TRIGGER|$STEP|$URL"
     assert renderer.render(text, context, where="t").split("|") == [
         "Sync failures Alert", "Sync failures", "Acme Salesforce Sync", "SW5zdGFuY2U6OTk",
-        "RXhlYzox", "Acme", "acme-42", "Sync", "execution.failed", "Fetch orders",
+        "RXhlYzox", "Acme", "acme-42", "Sync", "Sync failures", "Fetch orders",
         "http://tocsin.test/v1/alerts/al-123",
     ]
     assert renderer.render("costs $5 and $OTHER", context, where="t") == "costs $5 and $OTHER"
