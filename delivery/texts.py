@@ -21,6 +21,7 @@ from typing import Any
 
 from delivery.context import alert_facts, format_key
 from delivery.request import DeliveryRequest
+from delivery.templates import clean_text
 
 MAX_ERROR = 300  # characters of the error kept in one-line texts
 
@@ -90,7 +91,7 @@ def default_message(request: DeliveryRequest) -> str:
     text = head + (": " + ", ".join(where) if where else "")
     if facts["error"] and kind != "resolved":
         text += ": " + one_line(facts["error"])
-    return text
+    return clean_text(text)
 
 
 def _value_part(request: DeliveryRequest) -> str:
@@ -120,4 +121,4 @@ def detail_rows(request: DeliveryRequest) -> list[tuple[str, str]]:
         ("Fired at", doc.get("fired_at")), ("Resolved at", doc.get("resolved_at")),
         ("Link", doc.get("url")),
     ]
-    return [(label, str(value)) for label, value in rows if value not in (None, "")]
+    return [(label, clean_text(str(value))) for label, value in rows if value not in (None, "")]

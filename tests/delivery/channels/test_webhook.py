@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from standardwebhooks import Webhook
 
-from tests.delivery.support import SECRETS, WebhookChannel, attempt_once, make_runtime, one_request
+from tests.delivery.support import EVENT, SECRETS, WebhookChannel, attempt_once, make_runtime, one_request
 
 
 def test_standard_alert_document_without_payload(receiver):
@@ -86,3 +87,30 @@ def test_signature_by_hand_hmac_over_id_timestamp_body(receiver):
     signed = f"{got.headers['webhook-id']}.{got.headers['webhook-timestamp']}.".encode() + got.body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     assert got.headers["webhook-signature"] == f"v1,{expected}"
+
+
+# ----------------------------------------------------------------- headers from data
+
+HEADER_DATA = [
+    ("Zoë Müller", "Zoë Müller"),                    # UTF-8 on the wire
+    ("a\r\nX-Injected: 1", "a  X-Injected: 1"),      # no header splitting
+    ("a\r\n\tfolded", "a   folded"),                   # no obsolete line folding
+    ("tab\there\x00nul\x7f", "tab here nul"),          # controls become spaces
+    ("  padded  ", "padded"),
+    ("日本語 \U0001F600", "日本語 \U0001F600"),
+    ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), HEADER_DATA)
+def test_header_values_from_event_data_never_fail_a_delivery(receiver, name, expected):
+    channel = WebhookChannel("ops", url=receiver.url,
+                             headers=(("X-Customer", "{{ event.customer.name }}"),))
+    event = {**EVENT, "customer": {"name": name}}
+    outcome = attempt_once(one_request(channel, event=event))
+    assert outcome.state == "sent", outcome.attempt
+    (received,) = receiver.wait_for(1)
+    # http.server decodes header bytes as Latin-1; the bytes sent are UTF-8.
+    value = received.headers["x-customer"].encode("latin-1").decode("utf-8")
+    assert value == expected
+    assert "x-injected" not in received.headers
