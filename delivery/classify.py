@@ -4,7 +4,9 @@
     verdict.outcome   # "ok" | "retry" | "failed"
 
 HTTP: 2xx ok; 408, 425, 429 and 5xx retry (honouring `Retry-After`, seconds or an
-HTTP date); 3xx failed (redirects are not followed); other 4xx failed.
+HTTP date); 3xx failed (redirects are not followed); other 4xx failed. The error quotes
+the first ~200 characters of the answer, cut before a word, never through it (secrets
+are redacted afterwards, and only a whole one is found).
 Exceptions: `TransientDeliveryError`, httpx timeouts and transport errors, SMTP 4xx
 replies and socket errors retry; `PermanentDeliveryError`, SMTP 5xx and anything else
 (a bug must not loop) fail.
@@ -24,6 +26,8 @@ from delivery.errors import PermanentDeliveryError, TransientDeliveryError
 
 OK, RETRY, FAILED = "ok", "retry", "failed"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+EXCERPT_CHARS = 200  # of a receiver's answer, in the attempt's error
+_WORD_ENDS = frozenset(" \t\r\n\"'<>()[]{},;")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +102,28 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _body_excerpt(response: httpx.Response | None) -> str:
+    """The start of the receiver's answer, cut where no secret can be cut in two.
+
+    Secrets are redacted after `classify()` (it does not know them), and redaction only
+    finds a whole value: so the cut falls before the word it would split (a word ends
+    at white space, a quote or a bracket), never inside it."""
     if response is None:
         return ""
     try:
         text = response.text.strip()
     except Exception:
         return ""
-    return f": {text[:200]}" if text else ""
+    return f": {excerpt(text)}" if text else ""
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` cut to about `limit` characters before the word the cut would split."""
+    if len(text) <= limit:
+        return text
+    cut = limit
+    while cut > 0 and text[cut - 1] not in _WORD_ENDS and text[cut] not in _WORD_ENDS:
+        cut -= 1
+    return text[:cut].rstrip() + "…"
 
 
 def _text(value: bytes | str) -> str:

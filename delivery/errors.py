@@ -12,7 +12,9 @@
 Channels raise these (or let httpx/smtplib errors through); `delivery.classify` turns
 every outcome into one `Verdict`. The `deliver` actor declares `PermanentDeliveryError`
 in Dramatiq's `throws=` so a final failure is dead-lettered without a stack trace.
-Messages never contain secret values: they are redacted before anything is recorded.
+Messages never contain secret values: they are redacted before anything is recorded
+(`Secrets.redact`: values and their echoed forms), and a `TemplateError` never quotes a
+value the template computed, so no slice of a secret either (`delivery.sandbox`).
 """
 
 from __future__ import annotations

@@ -74,3 +74,20 @@ def test_per_kind_settings_from_environment():
     assert settings.retry_for("webhook").max_attempts == 5
     assert settings.retry_for("sms").max_attempts == 2
     assert settings.deny_private
+
+
+def test_the_body_excerpt_is_cut_before_a_word_never_through_it():
+    """Redaction runs after classify() and finds whole secrets only (issue 9: a 23-char
+    token at the 200-character cut kept 22 characters)."""
+    from delivery.classify import excerpt
+    from delivery.secrets import Secrets
+
+    token = "tok_9fQx2LmZp7RtYw3Kd8Hs"
+    for start in range(170, 205):
+        body = "e" * (start - 1) + " " + token + " tail " + "z" * 300
+        verdict = classify(httpx.Response(500, text=body))
+        error = Secrets({"T": token}).redact(verdict.error)
+        assert all(token[i:i + 5] not in error for i in range(len(token) - 4)), (start, error)
+        assert len(verdict.error) <= len("HTTP 500: ") + 201
+    assert excerpt("short") == "short"
+    assert excerpt('{"a": "' + "b" * 300 + '"}') == '{"a": "…'
