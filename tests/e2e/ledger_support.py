@@ -71,13 +71,14 @@ OPEN_STATES = ("pending", "sending")
 SETTLE_SECONDS = 45.0  # deadline for a healed deployment to deliver and settle everything
 
 
-def write_rules(directory: Path, receiver_url: str, *, timeout: str = "1s") -> Path:
-    """`directory/rules/main.rules`: every `execution.failed` notifies the receiver."""
+def write_rules(directory: Path, receiver_url: str, *, timeout: str = "1s", extra: str = "") -> Path:
+    """`directory/rules/main.rules`: every `execution.failed` notifies the receiver
+    (monitor "m", webhook "hook"); `extra` rule text is appended."""
     rules = directory / "rules"
     rules.mkdir(parents=True, exist_ok=True)
     (rules / "main.rules").write_text(
         f'webhook "hook" {{ url "{receiver_url}" timeout {timeout} }}\n'
-        'monitor "m" when execution.failed notify webhook "hook"\n')
+        'monitor "m" when execution.failed notify webhook "hook"\n' + extra)
     return rules
 
 
@@ -269,6 +270,12 @@ def requests_by_marker(receiver: RecordingReceiver) -> dict[str, list[ReceivedRe
     return found
 
 
+def delivered_on(receiver: RecordingReceiver, path: str) -> set[str]:
+    """The markers of the 2xx-answered requests to `path` (say a second webhook's)."""
+    return {m for r in receiver.requests if r.delivered and r.path == path
+            for m in MARKER.findall(r.raw.decode("utf-8", "replace"))}
+
+
 def missing(receiver: RecordingReceiver, markers: Iterable[str]) -> set[str]:
     """The markers no 2xx-answered request carried yet."""
     return set(markers) - set(receiver.markers())
@@ -319,13 +326,13 @@ class Deployment:
 
     def __init__(self, tmp_path: Path, receiver: RecordingReceiver, *, db: SecantusProcess | None = None,
                  broker: Broker | None = None, env: Mapping[str, str] | None = None, replicas: int = 1,
-                 worker_threads: int = 8, timeout: str = "1s") -> None:
+                 worker_threads: int = 8, timeout: str = "1s", extra_rules: str = "") -> None:
         self.tmp_path = tmp_path
         self.receiver = receiver
         self.db = db
         self.broker = broker
         self.database = f"e2e_{uuid.uuid4().hex[:10]}"
-        write_rules(tmp_path, receiver.url, timeout=timeout)
+        write_rules(tmp_path, receiver.url, timeout=timeout, extra=extra_rules)
         self.env = {**FAST, **(env or {})}
         if db is not None:
             self.env.update(TOCSIN_MONGODB_URI=db.uri, TOCSIN_MONGODB_DATABASE=self.database)

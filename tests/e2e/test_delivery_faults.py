@@ -11,7 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.e2e.ledger_support import Deployment, failed_event, open_broker
+from tests.e2e.ledger_support import SETTLE_SECONDS, Deployment, delivered_on, failed_event, open_broker
 from tests.support.processes import new_marker, wait_for
 
 BROKERS = ["redis", "rabbitmq"]
@@ -111,6 +111,78 @@ def test_database_killed_while_delivering_and_accepting(tmp_path, secantus_proce
             assert not p.errors, f"no answer within the client's 20 s: {p.errors}"
             assert all(p.retry_after), "a 503 without Retry-After"
         d.check(markers + late)
+
+
+def test_database_killed_while_events_stream_in_chained_monitor(tmp_path, secantus_process, recording_receiver):
+    """3, with events streaming in and a second monitor on the service's own `alert.fired`
+    (spec/events.md: the service emits them so that monitors can match them): after three
+    kills of the database, every acknowledged event is notified, and so is the
+    `alert.fired` of each of its alerts. In-process broker: the broker is not the point."""
+    db, receiver = secantus_process, recording_receiver
+    chained = "/chained"
+    extra = (f'webhook "chained" {{ url "{receiver.base_url}{chained}" timeout 1s }}\n'
+             'monitor "chain" when alert.fired notify webhook "chained"\n')
+    with Deployment(tmp_path, receiver, db=db, extra_rules=extra) as d:
+        stream = EventStream(d.service.url, clients=3)
+        try:
+            for _ in range(3):
+                wanted = len(stream.accepted) + 20
+                wait_for(lambda: len(stream.accepted) >= wanted, timeout=30, message=d.explain)
+                db.kill9()
+                db.start()
+            wanted = len(stream.accepted) + 10
+            wait_for(lambda: len(stream.accepted) >= wanted, timeout=30, message=d.explain)
+        finally:
+            stream.stop()
+        accepted = set(stream.accepted)
+        assert stream.statuses <= {202, 503}, stream.statuses
+
+        def lost(path: str) -> set[str]:
+            return accepted - delivered_on(receiver, path)
+
+        def tally() -> str:
+            fired = d.ledger.count("events", {"event.type": "alert.fired", "event.data.monitor": "m"})
+            return (f"{len(lost('/hook'))} direct and {len(lost(chained))} chained notifications missing of "
+                    f"{len(accepted)}; `alert.fired` stored for {fired} of "
+                    f"{d.ledger.count('alert_events', {'monitor': 'm'})} alert events of monitor m")
+
+        wait_for(lambda: not lost("/hook"), timeout=SETTLE_SECONDS, message=tally)
+        wait_for(lambda: not lost(chained), timeout=15, message=tally)  # chained ones follow within seconds
+        wait_for(lambda: not d.ledger.open_entries(), timeout=SETTLE_SECONDS, message=d.explain)
+
+
+class EventStream:
+    """`clients` threads posting `execution.failed` events back to back, each retried
+    until accepted; `accepted` holds the markers answered 202, `statuses` every status."""
+
+    def __init__(self, url: str, clients: int) -> None:
+        self.url = url
+        self.accepted: list[str] = []
+        self.statuses: set[int] = set()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as http:
+            while not self._stop.is_set():
+                marker = new_marker()
+                while True:  # once sent, an event is retried until accepted, even when stopping
+                    try:
+                        r = http.post(f"{self.url}/v1/events", json=failed_event(marker))
+                    except httpx.HTTPError:
+                        continue
+                    self.statuses.add(r.status_code)
+                    if r.status_code == 202:
+                        self.accepted.append(marker)
+                        break
+                    time.sleep(0.1)  # a client's pause between retries, not a wait on the service
 
 
 class Poster(threading.Thread):
