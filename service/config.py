@@ -98,12 +98,30 @@ class Config(BaseSettings):
     watch_rules: bool = True
     evaluator: bool = True
     event_alert_expiry: str = "24h"
+    # Logging (service/logs.py): debug|info|warning|error, and text or json lines.
+    log_level: str = "info"
+    log_format: str = "text"
 
     @field_validator("retention", "event_alert_expiry")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
         return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        from service.logs import parse_level
+
+        parse_level(v)
+        return v.strip().lower()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        from service.logs import parse_format
+
+        return parse_format(v)
 
     @field_validator("api_keys")
     @classmethod

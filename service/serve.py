@@ -6,7 +6,6 @@ broker and workers, rules from `./rules`, listening on 127.0.0.1:8080.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Config
 from service.delivery_bridge import describe_broker
+from service.logs import adopt_sanic_loggers, configure_logging, say
 
 
 def load_config(args: Any) -> Config:
@@ -57,9 +57,10 @@ def startup_report(app: Sanic) -> list[str]:
 
 
 def serve_command(args: Any) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        configure_logging()
         config = load_config(args)
+        configure_logging(config.log_level, config.log_format)  # `.env` may set them
     except Exception as exc:  # pydantic names the bad variable
         print(f"tocsin serve: invalid configuration: {exc}", file=sys.stderr)
         return 2
@@ -68,10 +69,11 @@ def serve_command(args: Any) -> int:
         print(f"tocsin serve: {problem}", file=sys.stderr)
         return 2
     app = create_app(config, name="tocsin")
+    adopt_sanic_loggers()  # Sanic() installed handlers of its own: each line once
 
     @app.after_server_start
     async def _report(app_: Sanic) -> None:
-        print("\n".join(startup_report(app_)), flush=True)
+        say(startup_report(app_))
 
     app.run(host=config.host, port=config.port, single_process=True, access_log=False, motd=False)
     return 0

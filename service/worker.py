@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
+from service.logs import complain, configure_logging, say
 from service.serve import load_config
 
 
 def worker_command(args: Any) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config(args)
+    try:
+        configure_logging()
+        config = load_config(args)
+        configure_logging(config.log_level, config.log_format)  # `.env` may set them
+    except Exception as exc:  # pydantic names the bad variable
+        print(f"tocsin worker: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     from service.delivery_bridge import broker_url, describe_broker
 
     url = broker_url(config)
     if not url or not config.mongodb_uri:
-        print("tocsin worker: set TOCSIN_BROKER_URL (or TOCSIN_REDIS_URL) and TOCSIN_MONGODB_URI "
-              "(the embedded `tocsin serve` runs its own workers)", file=sys.stderr)
+        complain("tocsin worker: set TOCSIN_BROKER_URL (or TOCSIN_REDIS_URL) and TOCSIN_MONGODB_URI "
+                 "(the embedded `tocsin serve` runs its own workers)")
         return 2
     from delivery.settings import DeliverySettings
     from delivery.worker import run_worker
     from service.ledger_store import MongoLedger
 
     ledger = MongoLedger.factory(config.mongodb_uri, config.mongodb_database)
-    print(f"tocsin worker: {describe_broker(config)}, {args.processes} process(es) x {args.threads} thread(s)",
-          flush=True)
+    say([f"tocsin worker: {describe_broker(config)}, {args.processes} process(es) x {args.threads} thread(s)"])
     return run_worker(url, ledger, processes=args.processes, threads=args.threads,
                       settings=DeliverySettings.from_env())
