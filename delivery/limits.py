@@ -92,6 +92,11 @@ def budget() -> Budget:
     return getattr(_local, "budget", None) or Budget(64 * 1024, 1.0)
 
 
+def current() -> Budget | None:
+    """The budget of the render running on this thread, None outside a render."""
+    return getattr(_local, "budget", None)
+
+
 def start(b: Budget) -> None:
     _local.budget = b
 

@@ -35,6 +35,7 @@ from delivery import limits
 from delivery.errors import SecretMissing
 from delivery.limits import MAX_INT_BITS, MAX_LOOP_ITERATIONS, Budget, RenderLimit, budget
 from delivery.sandbox_filters import bounded_filters, check_percent
+from delivery.secrets import REDACTED
 
 __all__ = ["Sandbox", "RenderLimit", "MAX_LOOP_ITERATIONS", "MAX_INT_BITS", "SAFE_METHODS", "budget"]
 
@@ -287,7 +288,7 @@ def _is_int(value: Any) -> bool:
 def _note_secret(obj: Any, value: Any) -> Any:
     """Remember a secret value read by this render (its errors must not show it)."""
     if isinstance(value, str) and type(obj).__name__ == "SecretsView":
-        b = getattr(limits._local, "budget", None)
+        b = limits.current()
         if b is not None:
             b.secrets_read.add(value)
     return value
@@ -328,7 +329,7 @@ def _redact_fragments(text: str, secret: str) -> str:
         if hit[i]:
             while i < len(text) and hit[i]:
                 i += 1
-            out.append("[REDACTED]")
+            out.append(REDACTED)
         else:
             out.append(text[i])
             i += 1
