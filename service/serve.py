@@ -6,7 +6,6 @@ broker and workers, rules from `./rules`, listening on 127.0.0.1:8080.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +14,7 @@ from sanic import Sanic
 from service.app import create_app
 from service.config import Config
 from service.delivery_bridge import describe_broker
-from service.logs import adopt_sanic_loggers, configure_logging, say
+from service.logs import adopt_sanic_loggers, complain, configure_logging, say
 
 
 def load_config(args: Any) -> Config:
@@ -62,11 +61,11 @@ def serve_command(args: Any) -> int:
         config = load_config(args)
         configure_logging(config.log_level, config.log_format)  # `.env` may set them
     except Exception as exc:  # pydantic names the bad variable
-        print(f"tocsin serve: invalid configuration: {exc}", file=sys.stderr)
+        complain(f"tocsin serve: invalid configuration: {exc}")
         return 2
     problem = config.bind_error()
     if problem:
-        print(f"tocsin serve: {problem}", file=sys.stderr)
+        complain(f"tocsin serve: {problem}")
         return 2
     app = create_app(config, name="tocsin")
     adopt_sanic_loggers()  # Sanic() installed handlers of its own: each line once

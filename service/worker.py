@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from service.logs import complain, configure_logging, say
@@ -15,7 +14,7 @@ def worker_command(args: Any) -> int:
         config = load_config(args)
         configure_logging(config.log_level, config.log_format)  # `.env` may set them
     except Exception as exc:  # pydantic names the bad variable
-        print(f"tocsin worker: invalid configuration: {exc}", file=sys.stderr)
+        complain(f"tocsin worker: invalid configuration: {exc}")
         return 2
     from service.delivery_bridge import broker_url, describe_broker
 
