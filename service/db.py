@@ -27,6 +27,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
+# A server that stops answering (frozen, partitioned) fails a request within seconds
+# instead of hanging it: 5 s to find the server, 20 s for one command's answer.
+CLIENT_TIMEOUTS = {"serverSelectionTimeoutMS": 5000, "socketTimeoutMS": 20000, "connectTimeoutMS": 5000}
+
+
 def without_journal(concern: WriteConcern) -> WriteConcern:
     """The same write concern (same `w`, `wtimeout`) without waiting for the journal."""
     return WriteConcern(**{**concern.document, "j": False})
@@ -49,7 +54,7 @@ class Database:
     def connect(cls, uri: str, name: str = "tocsin") -> Database:
         """`synced_by_default` follows the URI: `journal=true` (the embedded database's
         `.uri` has it) makes every write wait for the journal's fsync."""
-        client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, **CLIENT_TIMEOUTS)
         return cls(client, client[name], bool(client.write_concern.document.get("j")))
 
     def unsynced(self) -> Database:

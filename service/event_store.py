@@ -16,15 +16,20 @@ one `insert_many`) and keeps one write in flight per process. Order and gaps:
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from service.db import Database
 
 DUPLICATE_KEY = 11000
+# After a write found the database unreachable (which takes the driver's 5 s server
+# selection), requests in the next second are answered 503 at once instead of each
+# waiting out another selection behind it; then the database is tried again.
+FAST_FAIL_SECONDS = 1.0
 
 
 def parse_time(text: str) -> datetime:
@@ -129,6 +134,7 @@ class EventWriter:
         self.max_events = max_events
         self._queue: list[tuple[_Request, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
+        self._down: tuple[float, ConnectionFailure] | None = None  # when a write last found it away
 
     async def store(self, events: list[dict], *, now: datetime | None = None) -> tuple[list[str], int]:
         req = _Request(events, now or datetime.now(timezone.utc))
@@ -154,8 +160,13 @@ class EventWriter:
         while self._queue:
             group = self._take()
             try:
+                if self._down is not None and time.monotonic() - self._down[0] < FAST_FAIL_SECONDS:
+                    raise self._down[1]  # the last write found the database away: answer now
                 await _store_group(self.db, [req for req, _ in group])
+                self._down = None
             except Exception as exc:  # the database failed: every caller in the group gets it
+                if isinstance(exc, ConnectionFailure) and (self._down is None or self._down[1] is not exc):
+                    self._down = (time.monotonic(), exc)
                 for req, _ in group:
                     req.error = req.error or exc
             for _, done in group:

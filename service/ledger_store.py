@@ -37,7 +37,7 @@ from delivery.ledger import (
     outcome_update,
 )
 from delivery.request import DeliveryRequest
-from service.db import Database, without_journal
+from service.db import CLIENT_TIMEOUTS, Database, without_journal
 from service.event_store import DUPLICATE_KEY, parse_time
 
 log = logging.getLogger("tocsin.ledger")
@@ -176,8 +176,8 @@ class GroupCommit(Generic[T]):
 class MongoLedger:
     """`delivery.ledger.Ledger` on MongoDB, for worker threads (one per process)."""
 
-    def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
-        self.client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms)
+    def __init__(self, uri: str, database: str) -> None:
+        self.client: MongoClient = MongoClient(uri, tz_aware=True, **CLIENT_TIMEOUTS)
         # Claims and outcomes need no fsync of their own, even when the URI asks every
         # write for one (`journal=true`): one lost in a crash means an entry is sent again
         # with the same idempotency key, never lost (delivery/ledger.py).

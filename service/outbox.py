@@ -104,10 +104,19 @@ class Outbox:
         fresh = [ae for ae in unique if ae.id not in rejected]
         for ae in fresh:
             self.metrics.alert_events.labels(ae.kind).inc()
-        emitted = [emitted_event(ae, EMITTED_TYPES[ae.kind]) for ae in fresh if ae.kind in EMITTED_TYPES]
-        if any(e is not None for e in emitted):
-            previous = self._emitting
-            self._emitting = asyncio.ensure_future(self._emit_after(previous, emitted))
+        # Replayed alert events (stored before a crash) may have lost their `alert.*`
+        # event with it: those are written too, with the id lookup that skips the ones
+        # that were stored (fresh ones need none: their ids are new).
+        replayed = [ae for ae in unique if ae.id in rejected]
+        for events, lookup in ((self._emitted(fresh), False), (self._emitted(replayed), True)):
+            if events:
+                previous = self._emitting
+                self._emitting = asyncio.ensure_future(self._emit_after(previous, events, lookup))
+
+    @staticmethod
+    def _emitted(alert_events: list[AlertEvent]) -> list[dict[str, Any]]:
+        events = [emitted_event(ae, EMITTED_TYPES[ae.kind]) for ae in alert_events if ae.kind in EMITTED_TYPES]
+        return [e for e in events if e is not None]
 
     async def flush(self) -> None:
         """Wait until every `alert.*` event handed to the background is stored."""
@@ -115,10 +124,11 @@ class Outbox:
             task, self._emitting = self._emitting, None
             await task
 
-    async def _emit_after(self, previous: asyncio.Future | None, events: list[dict[str, Any] | None]) -> None:
+    async def _emit_after(self, previous: asyncio.Future | None, events: list[dict[str, Any]],
+                          lookup: bool) -> None:
         if previous is not None:
             await previous
-        await self._emit(events)
+        await store_events(self.db, events, lookup=lookup)
 
     async def _insert_alert_events(self, unique: list[AlertEvent], now: datetime) -> set[str]:
         """Insert alert events; returns the ids that were stored before (a replay)."""
@@ -137,7 +147,7 @@ class Outbox:
     async def _emit(self, events: list[dict[str, Any] | None]) -> None:
         events = [e for e in events if e is not None]
         if events:
-            await store_events(self.db, events, lookup=False)  # ids of alert events stored just now
+            await store_events(self.db, events)
 
     async def emit_acknowledged(self, alert: dict[str, Any], at: datetime) -> None:
         ae = AlertEvent(id=f"{alert['id']}:ack:{rfc3339(at)}", alert_id=alert["id"], monitor=alert["monitor"],
