@@ -31,6 +31,7 @@ from dramatiq.broker import Broker
 
 from delivery.ledger import Claim, Ledger, birth_claim
 from delivery.request import DeliveryRequest
+from delivery.outcome_log import log_outcome
 from delivery.pipeline import attempt
 from delivery.runtime import Runtime
 from delivery.settings import DeliverySettings
@@ -149,6 +150,7 @@ def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
         return None
     outcome = attempt(claim, b.runtime, now=now)
     b.ledger.record(outcome)
+    log_outcome(claim.request, outcome)
     return outcome.state
 
 
