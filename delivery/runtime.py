@@ -34,6 +34,8 @@ from delivery.texts import default_message
 from delivery.transport import LiteClient, guarded_transport
 
 USER_AGENT = "tocsin-delivery/0.1"
+MAX_WARNING = 300  # characters of one render warning
+MAX_WARNINGS = 20  # render warnings kept per attempt
 
 
 class Runtime:
@@ -111,9 +113,16 @@ class SendContext:
         self.context["alert"]["message"] = self.message
 
     def warn(self, text: str) -> None:
+        """Note a render warning: redacted, at most `MAX_WARNING` characters, each once,
+        at most `MAX_WARNINGS` of them."""
         warning = self.runtime.secrets.redact(text) or text
-        if warning not in self.render_warnings:
-            self.render_warnings.append(warning)
+        if len(warning) > MAX_WARNING:
+            warning = warning[: MAX_WARNING - 1] + "…"
+        if warning in self.render_warnings or len(self.render_warnings) > MAX_WARNINGS:
+            return
+        if len(self.render_warnings) == MAX_WARNINGS:
+            warning = "… more render warnings left out"
+        self.render_warnings.append(warning)
 
     def render(self, source: str, *, where: str, fallback: Any = _NO_FALLBACK,
                instead: str = "the standard text was sent") -> Any:

@@ -182,11 +182,13 @@ def finite_json(value: Any, path: str = "$") -> tuple[Any, list[str]]:
     if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:  # str() refuses it
         return None, [path]
     if isinstance(value, dict):
-        out, found = {}, []
+        out, found, renamed = {}, [], False
         for k, v in value.items():
+            if isinstance(k, float):  # json.dumps would print an inf key as Infinity
+                k, renamed = str(k), True
             out[k], more = finite_json(v, f"{path}.{k}")
             found += more
-        return (out, found) if found else (value, [])
+        return (out, found) if found or renamed else (value, [])
     if isinstance(value, (list, tuple)):
         items, found = [], []
         for i, v in enumerate(value):

@@ -130,3 +130,15 @@ def test_the_standard_text_of_an_infinite_value(capture):
                           threshold=1.5e308)
     outcome, sent = capture.send(request)
     assert "∞ (threshold 1.5e+308)" in json.loads(sent.content)["text"]
+
+
+def test_render_warnings_are_short_and_few(capture):
+    values = {f"v{i}": float("inf") for i in range(50)}
+    request = one_request(WebhookChannel("ops", url=URL), event={"type": "x", "data": values})
+    outcome, sent = capture.send(request)
+    assert outcome.state == "sent"
+    assert len(outcome.render_warnings) == 21
+    assert outcome.render_warnings[-1] == "… more render warnings left out"
+    long_syntax = "{{ " + "(" * 400 + " }}"
+    outcome, _ = capture.send(one_request(SlackChannel("ops", url=URL), message=long_syntax))
+    assert all(len(w) <= 300 for w in outcome.render_warnings)
