@@ -31,6 +31,7 @@ from jinja2.sandbox import SecurityError
 
 from delivery.errors import SecretMissing, TemplateError
 from delivery.sandbox import RenderLimit, Sandbox
+from delivery.sandbox_filters import bounded
 
 PRISMATIC_VARS = (
     "SUBJECT", "NAME", "INSTANCE_ID", "INSTANCE", "EXECUTION_ID", "CUSTOMER_EXTERNAL_ID",
@@ -114,7 +115,7 @@ def lenient_sandbox() -> Sandbox:
     # reads both attributes when it compiles and runs a template.
     env.undefined = LenientUndefined
     env.finalize = _finalize
-    env.filters["default"] = env.filters["d"] = default_filter
+    env.filters["default"] = env.filters["d"] = bounded("default", default_filter)
     return env
 
 
