@@ -70,7 +70,7 @@ def test_two_worker_processes_deliver_and_stop_on_sigterm(redis_url, mongo_uri, 
         def all_events() -> bool:
             return db.events.count_documents({}) >= N
 
-        assert _wait_until(all_events, timeout=10)
+        assert _wait_until(all_events, timeout=30)
         stored = list(db.events.find())
         assert sorted(d["_id"] for d in stored) == sorted(f"{i}-sent" for i in ids)
         assert {d["event"]["type"] for d in stored} == {"notification.sent"}
