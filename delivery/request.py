@@ -199,7 +199,7 @@ def monitor_extra(definition: MonitorDef | None) -> dict[str, Any]:
         if trigger.field.dotted == "execution.duration":
             extra["value_format"] = "seconds"
     elif isinstance(trigger, A.MetricTrigger):
-        first = _first_compare(trigger.condition)
+        first = A.first_compare(trigger.condition)
         if first is not None and isinstance(first.right, A.Percent):
             extra["value_format"] = "percent"
     if name:
@@ -209,14 +209,3 @@ def monitor_extra(definition: MonitorDef | None) -> dict[str, Any]:
 
 def _monitor_def(ruleset: RuleSet, name: str) -> MonitorDef | None:
     return next((m for m in ruleset.monitors if m.name == name), None)
-
-
-def _first_compare(expr: Any) -> A.Compare | None:
-    """The comparison whose sides are the alert's value and threshold (engine.metrics)."""
-    if isinstance(expr, A.Compare):
-        return expr
-    if isinstance(expr, A.Binary) and expr.op in ("and", "or"):
-        return _first_compare(expr.left) or _first_compare(expr.right)
-    if isinstance(expr, A.Unary) and expr.op == "not":
-        return _first_compare(expr.operand)
-    return None

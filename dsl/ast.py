@@ -216,6 +216,18 @@ Expr = Union[Path, String, Number, Percent, Duration, Bool, Null, ListExpr, Unar
              Compare, Exists, Aggregate]
 
 
+def first_compare(expr: Expr) -> Compare | None:
+    """The first comparison in `expr` (through `and`, `or`, `not`): for a metric trigger,
+    its sides are the alert's value and threshold."""
+    if isinstance(expr, Compare):
+        return expr
+    if isinstance(expr, Binary) and expr.op in ("and", "or"):
+        return first_compare(expr.left) or first_compare(expr.right)
+    if isinstance(expr, Unary) and expr.op == "not":
+        return first_compare(expr.operand)
+    return None
+
+
 # ------------------------------------------------------------------------- triggers
 
 

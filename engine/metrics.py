@@ -40,7 +40,7 @@ class MetricSpec:
 def compile_metric(trigger: A.MetricTrigger) -> MetricSpec:
     nodes: list[A.Aggregate] = []
     cond = _cond(trigger.condition, nodes)
-    first = _first_compare(trigger.condition)
+    first = A.first_compare(trigger.condition)
     if first is not None:
         value, threshold = _num(first.left, nodes), _num(first.right, nodes)
     else:
@@ -129,13 +129,3 @@ def _cond(expr: A.Expr, nodes: list[A.Aggregate]) -> Callable[[Values], bool]:
 def _compare(op: str, a: Any, b: Any) -> bool:
     """No value compares false, whatever the operator (`!=` included)."""
     return a is not None and b is not None and exprs.compare(op, a, b)
-
-
-def _first_compare(expr: A.Expr) -> A.Compare | None:
-    if isinstance(expr, A.Compare):
-        return expr
-    if isinstance(expr, A.Binary) and expr.op in ("and", "or"):
-        return _first_compare(expr.left) or _first_compare(expr.right)
-    if isinstance(expr, A.Unary) and expr.op == "not":
-        return _first_compare(expr.operand)
-    return None
