@@ -19,7 +19,8 @@ from delivery.limits import Budget, RenderLimit, budget, depth, weight
 MAX_INDENT = 16  # `tojson(indent=)`, `pprint`
 MAX_ROUND_DIGITS = 400  # floats have at most ~330 significant positions
 MAX_WRAP_LINES = 4096
-REMOVED = frozenset({"urlize"})  # regex-heavy and useless in plain-text notifications
+REMOVED = frozenset({"urlize"})
+MATERIALIZED = frozenset({"join"})  # filters whose pre-check needs their input as a list  # regex-heavy and useless in plain-text notifications
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
@@ -71,12 +72,8 @@ def _replace(b: Budget, s: Any, old: Any, new: Any, count: Any = None, *_: Any, 
 
 
 def _join(b: Budget, value: Any, d: Any = "", *_: Any, **__: Any) -> None:
-    if isinstance(value, (list, tuple, set, frozenset, dict, str)):
-        items = weight(value, b.max_value)
-        n = len(value)
-    else:  # a generator: its items are measured as they are made
-        return
-    b.size(items + n * len(str(d)), "join()")
+    # `bounded()` hands join a list (a range or generator is listed first).
+    b.size(weight(value, b.max_value) + len(value) * len(str(d)), "join()")
 
 
 def _format(b: Budget, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -146,6 +143,10 @@ def bounded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         b = budget()
         b.check_time()
+        if name in MATERIALIZED and len(args) > (1 if passes else 0):
+            i = 1 if passes else 0  # the filtered value: listed, so its size is known
+            if not isinstance(args[i], (list, tuple, str)):
+                args = (*args[:i], _listed(args[i], b), *args[i + 1:])
         if check is not None:
             check(b, *(args[1:] if passes else args), **kwargs)
         result = fn(*args, **kwargs)
@@ -157,6 +158,18 @@ def bounded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     if passes is not None:
         wrapper.jinja_pass_arg = passes  # type: ignore[attr-defined]
     return wrapper
+
+
+def _listed(value: Any, b: Budget) -> list[Any]:
+    """`value` (a range, a generator, a dict) as a list, measured item by item."""
+    items, total = [], 0
+    for item in value:
+        b.tick()
+        total += weight(item, b.max_value)
+        if total > b.max_value:
+            raise RenderLimit(f"a list would exceed {b.max_value} characters")
+        items.append(item)
+    return items
 
 
 def _counted(items: Iterator[Any], b: Budget, what: str) -> Iterator[Any]:
