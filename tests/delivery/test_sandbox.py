@@ -29,12 +29,15 @@ def renderer():
     return Renderer(max_bytes=64 * 1024, max_seconds=0.5)
 
 
-def refused_quickly(renderer, context, source, within=0.5):
-    started = time.perf_counter()
+def refused_quickly(renderer, context, source, within=2.0):
+    """Refused, and at no great cost: this thread's CPU time (not wall time, which a busy
+    machine inflates) stays far below what a bypass costs (seconds to minutes; ~0.05 s
+    for these on an idle machine)."""
+    started = time.thread_time()
     with pytest.raises(TemplateError):
         renderer.render(source, context, where="t")
-    elapsed = time.perf_counter() - started
-    assert elapsed < within, f"{source!r} took {elapsed:.3f} s"
+    elapsed = time.thread_time() - started
+    assert elapsed < within, f"{source!r} took {elapsed:.3f} s of CPU"
 
 
 @pytest.mark.parametrize("source", [
@@ -131,7 +134,9 @@ def test_a_hostile_render_does_not_starve_other_threads(renderer, context):
     finally:
         stop.set()
         thread.join()
-    assert max(gaps) < 0.45, max(gaps)  # ~0.05 s on an idle machine
+    # ~0.05 s on an idle machine; a bypass blocks for seconds. Generous: a loaded
+    # machine delays a sleeping thread's wake-up too.
+    assert max(gaps) < 2.0, max(gaps)
 
 
 def test_integer_cap():
@@ -235,17 +240,18 @@ def test_any_mix_of_amplifiers_finishes_quickly(expr, looped):
               f"{{% endfor %}}{{{{ ns.v }}}}") if looped else f"{{{{ {expr} }}}}"
 
     def timed() -> float:
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             out = renderer.render(source, context, where="t")
             assert len(out) <= 64 * 1024
         except TemplateError as exc:
             assert TOKEN[3:10] not in str(exc)
-        return time.perf_counter() - started
+        return time.thread_time() - started
 
-    # A real bypass takes seconds to minutes, every time; a busy machine's pause (another
-    # process, a garbage collection of the test's own heap) does not repeat.
+    # A real bypass costs seconds to minutes of CPU, every time; this thread's CPU time is
+    # not inflated by other processes, and a pause of the test's own (a garbage
+    # collection of its heap) does not repeat.
     elapsed = timed()
-    if elapsed >= 1.0:
+    if elapsed >= 2.0:
         elapsed = min(elapsed, timed())
-    assert elapsed < 1.0, (elapsed, source)
+    assert elapsed < 2.0, (elapsed, source)
