@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,20 +129,19 @@ class SendContext:
                instead: str = "the standard text was sent") -> Any:
         """The rendered template; if it cannot render, `fallback` with the warning
         "<where>: <reason>; <instead>" (without a fallback the `TemplateError` propagates)."""
-        try:
-            return self.runtime.renderer.render(source, self.context, where=where)
-        except TemplateError as exc:
-            if fallback is _NO_FALLBACK:
-                raise
-            self.warn(f"{exc}; {instead}")
-            return fallback
+        return self._or_fallback(lambda: self.runtime.renderer.render(source, self.context, where=where),
+                                 fallback, instead)
 
     def render_json(self, value: Any, *, where: str, fallback: Any = _NO_FALLBACK,
                     instead: str = "the standard alert document was sent") -> Any:
         """A JSON value rendered leaf by leaf; one leaf that cannot render makes the whole
         value the fallback (a half-rendered payload is no one's format)."""
+        return self._or_fallback(lambda: self.runtime.renderer.render_json(value, self.context, where=where),
+                                 fallback, instead)
+
+    def _or_fallback(self, render: Callable[[], Any], fallback: Any, instead: str) -> Any:
         try:
-            return self.runtime.renderer.render_json(value, self.context, where=where)
+            return render()
         except TemplateError as exc:
             if fallback is _NO_FALLBACK:
                 raise

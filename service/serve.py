@@ -55,13 +55,22 @@ def startup_report(app: Sanic) -> list[str]:
     return lines
 
 
-def serve_command(args: Any) -> int:
+def configured(args: Any, command: str) -> Config | None:
+    """The configuration with logging set up from it, or None once the problem has been
+    reported (`tocsin serve` and `tocsin worker` exit 2 then)."""
     try:
         configure_logging()
         config = load_config(args)
         configure_logging(config.log_level, config.log_format)  # `.env` may set them
     except Exception as exc:  # pydantic names the bad variable
-        complain(f"tocsin serve: invalid configuration: {exc}")
+        complain(f"tocsin {command}: invalid configuration: {exc}")
+        return None
+    return config
+
+
+def serve_command(args: Any) -> int:
+    config = configured(args, "serve")
+    if config is None:
         return 2
     problem = config.bind_error()
     if problem:

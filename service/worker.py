@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.logs import complain, configure_logging, say
-from service.serve import load_config
+from service.logs import complain, say
+from service.serve import configured
 
 
 def worker_command(args: Any) -> int:
-    try:
-        configure_logging()
-        config = load_config(args)
-        configure_logging(config.log_level, config.log_format)  # `.env` may set them
-    except Exception as exc:  # pydantic names the bad variable
-        complain(f"tocsin worker: invalid configuration: {exc}")
+    config = configured(args, "worker")
+    if config is None:
         return 2
     from service.delivery_bridge import broker_url, describe_broker
 
