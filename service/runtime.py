@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +22,16 @@ from service.metrics import Metrics
 from service.rules_store import RulesStore
 
 log = logging.getLogger("tocsin.service")
+
+
+STOP_STEP_SECONDS = 20.0
+
+
+async def _bounded(step: Awaitable[Any], what: str) -> None:
+    try:
+        await asyncio.wait_for(step, STOP_STEP_SECONDS)
+    except Exception as exc:  # TimeoutError included: log it and go on stopping
+        log.warning("shutdown: %s failed (%s: %s)", what, type(exc).__name__, exc)
 
 
 class _WakeAll:
@@ -102,13 +113,14 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
+        # Each step bounded: a stop must end even if a step waits on something that never
+        # answers (the database or broker gone); what it leaves is rebuilt at the next start.
         for evaluator in self.evaluators:
-            with contextlib.suppress(Exception):
-                await evaluator.release()
+            await _bounded(evaluator.release(), f"releasing {evaluator.partition.lease_id}")
         if self.delivery is not None:
-            await self.delivery.stop()
+            await _bounded(self.delivery.stop(), "stopping delivery")
         if self.db is not None:
-            await self.db.close()
+            await _bounded(self.db.close(), "closing the database client")
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
 
