@@ -140,8 +140,7 @@ def claim_update(token: str, now: datetime, lease_until: datetime) -> dict[str, 
 
 def claim_from_entry(entry: dict[str, Any], token: str, lease_until: datetime) -> Claim:
     """The claim a worker holds once `entry` (as it was before the claim) is its own."""
-    return Claim(DeliveryRequest.from_dict(entry["request"]) if not isinstance(entry["request"], DeliveryRequest)
-                 else entry["request"], token, len(entry.get("attempts") or ()) + 1,
+    return Claim(DeliveryRequest.from_dict(entry["request"]), token, len(entry.get("attempts") or ()) + 1,
                  entry.get("first_attempt_at"), lease_until)
 
 

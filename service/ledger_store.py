@@ -26,7 +26,6 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 
 from delivery.ledger import (
     OPEN_STATES,
-    PENDING,
     Claim,
     Outcome,
     claim_filters,
@@ -262,4 +261,4 @@ def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime) -> N
 
 
 __all__ = ["insert_entries", "due_entries", "mark_woken", "oldest_pending_age", "GroupCommit",
-           "MongoLedger", "store_events_sync", "PENDING"]
+           "MongoLedger", "store_events_sync"]
