@@ -6,7 +6,7 @@ which writes the requests that arrive together as one group (one lookup, one `$i
 one `insert_many`) and keeps one write in flight per process. Order and gaps:
 
 - A write's ids are first looked up, so known duplicates take no sequence number.
-- Writes from different processes (replicas, the delivery log) racing can commit out
+- Writes from different processes (replicas, the delivery workers) racing can commit out
   of `seq` order, and a failed insert (or a duplicate that raced past the lookup)
   leaves a gap. The evaluator therefore reads only the
   contiguous prefix after its resume point and waits up to `TOCSIN_GAP_GRACE_SECONDS`
