@@ -107,11 +107,18 @@ class Runtime:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Cancel, and cancel again what still runs: Python 3.11's `asyncio.wait_for` (the
+        # loops' sleeps) can swallow a cancellation that lands as its wait ends, and
+        # awaiting such a task would hang the stop for ever.
+        pending = set(self.tasks)
+        for _ in range(10):
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=2.0)
+            if not pending:
+                break
+        else:
+            log.warning("shutdown: %d background task(s) would not stop", len(pending))
         self.tasks.clear()
         # Each step bounded: a stop must end even if a step waits on something that never
         # answers (the database or broker gone); what it leaves is rebuilt at the next start.
