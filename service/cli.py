@@ -3,6 +3,7 @@
     tocsin lint PATH…                 check rule files (exit 0 clean, 1 errors, 2 usage)
     tocsin fmt [--check] PATH…        canonical formatting
     tocsin test RULES… --events F     run rules over recorded events, print alert events
+                      [--render]      … and the notifications each would send
     tocsin serve                      the API, evaluator and (embedded) workers
     tocsin worker                     Dramatiq delivery workers on TOCSIN_REDIS_URL
 
@@ -13,6 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.cli import PreviewFactory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--events", required=True, metavar="FILE.jsonl")
     test.add_argument("--until", metavar="RFC3339")
     test.add_argument("--format", choices=("text", "json"), default="text")
+    test.add_argument("--render", action="store_true",
+                      help="also show each alert event's notifications as they would be sent "
+                           "(channel, URL, headers, subject, body, render warnings; secrets as ****); "
+                           "nothing is sent")
 
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--host")
@@ -61,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "test":
         from engine.cli import test_command
 
-        return test_command(args)
+        try:
+            preview = _preview(args)
+        except (OSError, ValueError) as e:  # a secrets file or setting that cannot be read
+            print(f"tocsin test: {e}", file=sys.stderr)
+            return 2
+        return test_command(args, preview=preview)
     if args.command == "serve":
         from service.serve import serve_command
 
@@ -71,6 +85,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return worker_command(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _preview(args: argparse.Namespace) -> PreviewFactory | None:
+    """`--render`: delivery renders the notifications (the engine does not import it), with
+    this environment's settings, secrets and public URL, as `tocsin serve` here would."""
+    if not args.render:
+        return None
+    from delivery.preview import preview_factory
+    from service.config import Config
+
+    return preview_factory(public_url=Config().base_url)
 
 
 def entry() -> None:

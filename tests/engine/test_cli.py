@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from service.cli import main
 
 RULES = '''
@@ -74,3 +76,73 @@ def test_unusable_events_file_exits_2(tmp_path, capsys) -> None:
     assert main(["test", _rules(tmp_path), "--events", str(bad)]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
     assert main(["test", _rules(tmp_path), "--events", str(tmp_path / "missing.jsonl")]) == 2
+
+
+RENDER_RULES = '''
+webhook "hook" {
+  url "https://hooks.example.com/in?key={{ secrets.HOOK_TOKEN }}"
+  header "X-Customer" "{{ event.customer.name }}"
+  payload { "text": "{{ alert.message }}", "link": "{{ alert.url }}" }
+}
+monitor "Exec failed" when execution.failed
+  message "{{ event.message }}"
+  notify webhook "hook"
+'''
+RENDER_EVENTS = (
+    {"id": "1", "type": "execution.failed", "time": "2026-01-05T00:00:00Z", "instance": {"id": "I1", "name": "Acme"}},
+    {"id": "2", "type": "execution.failed", "time": "2026-01-05T00:01:00Z", "instance": {"id": "I2"},
+     "customer": {"name": "Zoë Müller"}, "message": "HTTP 503"},
+)
+
+
+def test_render_json_adds_the_notifications_as_they_would_be_sent(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TOCSIN_PUBLIC_URL", "https://tocsin.example")
+    monkeypatch.setenv("TOCSIN_SECRET_HOOK_TOKEN", "s3cret-hook-token")
+    events = _events(tmp_path, *RENDER_EVENTS)
+    assert main(["test", _rules(tmp_path, RENDER_RULES), "--events", events, "--format", "json", "--render"]) == 0
+    text = capsys.readouterr().out
+    assert "s3cret" not in text
+    first, second = json.loads(text)["alert_events"]
+    (n1,), (n2,) = first["notifications"], second["notifications"]
+    assert n1["channel"] == "webhook" and n1["target"] == "hook" and n1["method"] == "POST"
+    assert n1["url"] == "https://hooks.example.com/in?key=****" and n1["error"] is None
+    assert n1["body"]["text"] == "[error] Exec failed: Acme"  # no `message`: the standard text
+    assert n1["body"]["link"].startswith("https://tocsin.example/v1/alerts/")
+    assert n1["render_warnings"] == ["message: rendered empty; the standard text was sent"]
+    assert n2["headers"]["X-Customer"] == "Zoë Müller" and n2["body"]["text"] == "HTTP 503"
+    assert n2["render_warnings"] == []
+
+
+def test_render_text_shows_headers_body_and_warnings(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("TOCSIN_SECRET_HOOK_TOKEN", raising=False)
+    events = _events(tmp_path, RENDER_EVENTS[0])
+    assert main(["test", _rules(tmp_path, RENDER_RULES), "--events", events, "--render"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "    webhook hook: POST https://hooks.example.com/in?key=****"
+    assert "      X-Customer: " in lines and "      Content-Type: application/json" in lines
+    assert '        "text": "[error] Exec failed: Acme",' in lines
+    assert "      render warning: message: rendered empty; the standard text was sent" in lines
+    assert any(line.startswith("      render warning: secret HOOK_TOKEN is not set") for line in lines)
+    assert lines[-1] == "1 alert event"
+
+
+def test_without_render_rows_have_no_notifications(tmp_path, capsys) -> None:
+    events = _events(tmp_path, RENDER_EVENTS[0])
+    assert main(["test", _rules(tmp_path, RENDER_RULES), "--events", events, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["alert_events"]
+    assert "notifications" not in row
+
+
+def test_render_is_in_the_help(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", "--help"])
+    assert exit_.value.code == 0
+    assert "--render" in capsys.readouterr().out
+
+
+def test_non_finite_numbers_in_events_exit_2(tmp_path, capsys) -> None:
+    for number in ("NaN", "Infinity", "1e400"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"type": "x.y", "time": "2026-01-05T00:00:00Z", "amount": %s}\n' % number)
+        assert main(["test", _rules(tmp_path), "--events", str(bad), "--format", "json"]) == 2
+        assert "bad.jsonl:1" in capsys.readouterr().err
