@@ -153,7 +153,7 @@ def notification_lines(n: dict[str, Any]) -> list[str]:
     where = " ".join(str(part) for part in (n.get("method"), n.get("url")) if part)
     lines = [f"    {n['channel']} {n['target']}" + (f": {where}" if where else "")]
     if n.get("error"):
-        lines.append(f"      error: {n['error']} (it would not be sent)")
+        lines.append(f"      error: {n['error']}")
     lines += [f"      {name}: {value}" for name, value in (n.get("headers") or {}).items()]
     body = n.get("body")
     if body is not None:
