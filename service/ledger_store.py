@@ -42,6 +42,7 @@ from service.event_store import DUPLICATE_KEY, parse_time
 log = logging.getLogger("tocsin.ledger")
 
 T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CHUNK = 50  # ids per `$in`: SecantusDB matches `$in` in time quadratic in its length
 
 
@@ -79,13 +80,18 @@ async def mark_woken(db: Database, ids: Sequence[str], now: datetime, *, wake_gr
                                         {"$set": {"due_at": again}})
 
 
-async def oldest_pending_age(db: Database, now: datetime) -> float:
-    """Seconds since the oldest open entry was created (0 when none is open)."""
+async def oldest_pending_age(db: Database, now: datetime, *, scan_limit: int = 10_000) -> float:
+    """Seconds since the oldest open entry was created (0 when none is open).
+
+    Open entries are the ones with a `due_at` (sent and failed ones have none), read
+    through its index; past `scan_limit` open entries the answer covers the ones due
+    first (a stuck entry, woken and never sent, is among them)."""
+    cursor = db.deliveries.find({"due_at": {"$gte": EPOCH}}, {"created_at": 1, "state": 1}).sort("due_at", 1)
     oldest = None
-    for state in OPEN_STATES:  # one equality each: the (state, created_at) index serves it
-        doc = await db.deliveries.find_one({"state": state}, {"created_at": 1}, sort=[("created_at", 1)])
-        if doc and doc.get("created_at") and (oldest is None or doc["created_at"] < oldest):
-            oldest = doc["created_at"]
+    async for doc in cursor.limit(scan_limit):
+        created = doc.get("created_at")
+        if doc.get("state") in OPEN_STATES and created and (oldest is None or created < oldest):
+            oldest = created
     return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,7 +19,7 @@ from sanic.response import json as json_response
 
 from engine.model import rfc3339
 from service.config import parse_duration
-from service.event_store import parse_time
+from service.event_store import LOOKUP_CHUNK, parse_time
 from service.problems import Problem
 from service.json_body import media_type, parse_json
 from service.routes.paging import decode, encode, limit_of, page_after
@@ -90,17 +91,25 @@ async def get_alert(request: Request, alert_id: str) -> HTTPResponse:
     db = request.app.ctx.db
     alert = public(await _alert(request, alert_id))
     events = [d async for d in db.alert_events.find({"alert_id": alert_id}).sort("at_time", 1).limit(1000)]
-    ids = [e["_id"] for e in events]
     deliveries: dict[str, list] = {}
-    async for d in db.deliveries.find({"alert_event_id": {"$in": ids}}, LEDGER_FIELDS):
+    async for d in _ledger_entries(db, events):
         d["id"] = d.pop("_id")
         deliveries.setdefault(d["alert_event_id"], []).append(_jsonable(d))
     alert["alert_events"] = [
-        {**{k: v for k, v in e.items() if k not in ("_id", "at_time", "created_at")},
+        {**{k: v for k, v in e.items() if k not in ("_id", "at_time", "created_at", "delivery_ids")},
          "deliveries": deliveries.get(e["_id"], [])}
         for e in events
     ]
     return json_response(alert)
+
+
+async def _ledger_entries(db: Any, events: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """The ledger entries of these alert events, through the `_id` index (each alert event
+    lists its entries; the ledger has no index on `alert_event_id`)."""
+    ids = [i for e in events for i in e.get("delivery_ids") or ()]
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        async for d in db.deliveries.find({"_id": {"$in": ids[start:start + LOOKUP_CHUNK]}}, LEDGER_FIELDS):
+            yield d
 
 
 def _jsonable(doc: dict[str, Any]) -> dict[str, Any]:

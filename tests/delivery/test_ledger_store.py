@@ -194,3 +194,29 @@ def test_closing_the_ledger_writes_the_outcomes_already_recorded(mongo_uri):
         settle(ledger)
         check.drop_database(name)
         check.close()
+
+
+async def test_the_oldest_open_entry_is_found_through_due_at(ledger, mongo_uri):
+    """`oldest_pending_age` reads open entries through the `due_at` index: a sent entry,
+    however old, does not count; a pending one and a claimed one do."""
+    from pymongo import AsyncMongoClient
+
+    from service.ledger_store import oldest_pending_age
+
+    old_sent, to_claim, waiting = (_request(n=n) for n in (1, 2, 3))
+    ledger.db.deliveries.insert_many([new_entry(old_sent, T0 - timedelta(hours=5), wake_grace=10.0),
+                                      new_entry(to_claim, T0 - timedelta(minutes=3), wake_grace=10.0),
+                                      new_entry(waiting, T0 - timedelta(minutes=1), wake_grace=10.0)])
+    client = AsyncMongoClient(mongo_uri, tz_aware=True)
+    db = client[ledger.db.name]
+    try:
+        assert await oldest_pending_age(db, T0) == 5 * 3600  # all three still open
+        first = ledger.claim(old_sent.id, now=T0, lease=LEASE, token="a")
+        ledger.record(_outcome(first, SENT))
+        settle(ledger)
+        assert await oldest_pending_age(db, T0) == 180
+        assert ledger.claim(to_claim.id, now=T0, lease=LEASE, token="b") is not None  # sending: still open
+        assert await oldest_pending_age(db, T0) == 180
+        assert await oldest_pending_age(db, T0, scan_limit=1) == 60  # due first: the waiting one
+    finally:
+        await client.close()
