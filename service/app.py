@@ -11,7 +11,7 @@ import os
 from sanic import Sanic
 from sanic.request import Request
 
-from service import auth, problems
+from service import auth, json_out, problems
 from service.config import Config
 from service.events_model import MAX_REQUEST_BYTES
 from service.metrics import Metrics
@@ -23,7 +23,8 @@ _serial = itertools.count(1)
 def create_app(config: Config | None = None, *, name: str | None = None) -> Sanic:
     """Build the app; database, rules, evaluator and delivery start with the server."""
     config = config or Config()
-    app = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}")
+    # dumps: every JSON answer is strict JSON (inf/nan as null), whichever route makes it.
+    app = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}", dumps=json_out.dumps)
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # 413 from Content-Length or while streaming
     app.config.AUTO_EXTEND = False
     app.config.FALLBACK_ERROR_FORMAT = "json"
