@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from delivery.settings import CHANNEL_KINDS
 from service.events_model import Event
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -67,7 +68,31 @@ SILENCE = {"description": "exactly one of `duration` and `ends_at`; the silence 
 TEST = {"type": "object", "required": ["files", "events"], "additionalProperties": False, "properties": {
     "files": {"type": "object", "additionalProperties": {"type": "string"}},
     "events": {"type": "array", "maxItems": 1000, "items": EVENT},
-    "until": {"type": "string", "format": "date-time"}}}
+    "until": {"type": "string", "format": "date-time"},
+    "render": {"type": "boolean", "default": False,
+               "description": "also list each alert event's notifications as they would be sent"}}}
+TEXT_OR_NULL = {"type": ["string", "null"]}
+# One notification of a dry run with `render` (delivery/preview.py): nothing is sent.
+NOTIFICATION = {"type": "object", "required": [
+    "channel", "target", "method", "url", "headers", "subject", "body", "render_warnings", "error"], "properties": {
+    "channel": {"type": "string", "enum": list(CHANNEL_KINDS)},
+    "target": {"type": "string", "description": "the channel's name, the e-mail address or the phone number"},
+    "method": TEXT_OR_NULL, "url": TEXT_OR_NULL,
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "subject": {**TEXT_OR_NULL, "description": "e-mail only"},
+    "body": {"description": "parsed when JSON (an object for a form), else text; null when none"},
+    "render_warnings": {"type": "array", "items": {"type": "string"}},
+    "error": {**TEXT_OR_NULL, "description": "why it would not be delivered (or not previewed)"}}}
+DRY_RUN = {"type": "object", "required": ["ok", "alert_events", "diagnostics"], "properties": {
+    "ok": {"type": "boolean"},
+    "diagnostics": {"type": "array", "items": OBJ},
+    "alert_events": {"type": "array", "items": {
+        "type": "object", "required": ["monitor", "key", "kind", "at", "severity", "targets"], "properties": {
+            "monitor": {"type": "string"}, "key": OBJ, "kind": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"}, "severity": {"type": "string"},
+            "targets": {"type": "array", "items": {"type": "string"}},
+            "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"},
+                              "description": "with `render` only"}}}}}}
 PAGE = [_param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}), _param("cursor")]
 
 
@@ -120,7 +145,7 @@ def _paths() -> dict:
                         body={JSON: {"schema": SILENCE}})},
         "/v1/silences/{id}": {"delete": _op("Delete a silence", {**_ok(204, "Deleted"), **_problem(404)},
                                             params=[_param("id", "path")])},
-        "/v1/test": {"post": _op("Dry-run rules over events", {**_ok(200, "Alert events", OBJ),
+        "/v1/test": {"post": _op("Dry-run rules over events", {**_ok(200, "Alert events", DRY_RUN),
                                                                **_problem(400, 413, 415, 422)},
                                  body={JSON: {"schema": TEST}})},
         "/healthz": {"get": {"summary": "Process up", "security": [], "responses": _ok(200, "Up", OBJ)}},
@@ -137,6 +162,7 @@ def _document(base_url: str) -> dict:
     schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"], "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
         "detail": {"type": "string"}, "errors": {"type": "array", "items": OBJ}}}
+    schemas["Notification"] = NOTIFICATION
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tocsin", "version": "1", "description": "Alerting rules engine (see docs/api.md)."},

@@ -1,7 +1,16 @@
-"""`POST /v1/test`: run rules over given events in isolation (no storage, no delivery)."""
+"""`POST /v1/test`: run rules over given events in isolation (no storage, no delivery).
+
+With `"render": true` each alert event also lists its `notifications` as a worker would
+send them (`delivery.preview`: nothing is sent, secrets are `****`). The replay and the
+rendering run in a thread, as delivery renders in worker threads, so a hostile template
+never holds up the event loop; the sandbox's caps bound each template and
+`PREVIEW_SECONDS` the whole preview, and at most `MAX_RENDERED_ALERT_EVENTS` alert
+events are rendered (422 beyond: narrow the events or `until`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +20,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 import dsl
+from dsl.ruleset import RuleSet
 from service.event_store import parse_time
 from service.events_model import EARLIEST, LATEST, MAX_BATCH, validate_event
 from service.problems import Problem
@@ -19,8 +29,16 @@ from service.rules_store import errors_of
 
 bp = Blueprint("testing", url_prefix="/v1")
 
+MAX_RENDERED_ALERT_EVENTS = 100
+PREVIEW_SECONDS = 5.0  # over all templates of one request; each template also has its own cap
+FIELDS = ("files", "events", "until", "render")
 
-def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None]:
+
+class TooManyToRender(Exception):
+    """More alert events than a preview renders (answered 422)."""
+
+
+def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None, bool]:
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json")
     body, bad = parse_json(request)
@@ -30,6 +48,9 @@ def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None]
     if not isinstance(body, dict):
         raise Problem(422, "expected an object", errors=[{"index": 0, "path": "", "message": "not an object"}])
     files, events, until = body.get("files"), body.get("events"), body.get("until")
+    render = body.get("render", False)
+    if not isinstance(render, bool):
+        errors.append({"index": 0, "path": "/render", "message": "true or false"})
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         errors.append({"index": 0, "path": "/files", "message": "an object of file name to rule text"})
     if not isinstance(events, list):
@@ -44,16 +65,33 @@ def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None]
             pass
         if until_time is None or not EARLIEST <= until_time < LATEST:
             errors.append({"index": 0, "path": "/until", "message": "an RFC 3339 time between 1970 and 9000"})
-    extra = [k for k in body if k not in ("files", "events", "until")]
+    extra = [k for k in body if k not in FIELDS]
     errors += [{"index": 0, "path": f"/{k}", "message": "unknown field"} for k in extra]
     if errors:
         raise Problem(422, "invalid test request", errors=errors)
-    return files, events, until_time
+    return files, events, until_time, render
+
+
+def _run(ruleset: RuleSet, events: list[dict], until: datetime | None, public_url: str | None) -> list[dict]:
+    """The rows of `tocsin test --format json` (with `--render` when `public_url` is given);
+    runs in a worker thread."""
+    from delivery.preview import preview_factory
+    from engine import replay
+    from engine.cli import result_rows, shown_alert_events
+
+    # The same rows as `tocsin test --format json`: sorted, muted ones left out, with severity.
+    out = replay(ruleset, events, until=until) if events or until else []
+    if public_url is None:
+        return result_rows(out)
+    if len(shown_alert_events(out)) > MAX_RENDERED_ALERT_EVENTS:
+        raise TooManyToRender()
+    preview = preview_factory(public_url=public_url, max_seconds=PREVIEW_SECONDS)(ruleset)
+    return result_rows(out, preview)
 
 
 @bp.post("/test")
 async def test_rules(request: Request) -> HTTPResponse:
-    files, raw_events, until = _body(request)
+    files, raw_events, until, render = _body(request)
     now = datetime.now(timezone.utc)
     events, errors = [], []
     for i, raw in enumerate(raw_events):
@@ -67,9 +105,11 @@ async def test_rules(request: Request) -> HTTPResponse:
     shown = [d.to_dict() for d in diagnostics]
     if ruleset is None or errors_of(diagnostics):
         return json_response({"ok": False, "alert_events": [], "diagnostics": shown})
-    from engine import replay
-    from engine.cli import result_rows
-
-    # The same rows as `tocsin test --format json`: sorted, muted ones left out, with severity.
-    out = replay(ruleset, events, until=until) if events or until else []
-    return json_response({"ok": True, "diagnostics": shown, "alert_events": result_rows(out)})
+    public_url = request.app.ctx.config.base_url if render else None
+    try:
+        rows = await asyncio.to_thread(_run, ruleset, events, until, public_url)
+    except TooManyToRender:
+        raise Problem(422, f"render previews at most {MAX_RENDERED_ALERT_EVENTS} alert events; "
+                           "send fewer events or an earlier `until`",
+                      errors=[{"index": 0, "path": "/render", "message": "too many alert events to render"}]) from None
+    return json_response({"ok": True, "diagnostics": shown, "alert_events": rows})

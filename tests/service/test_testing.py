@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import io
 import json
+import time
 
+import jsonschema_rs
+
+from service.cli import main
+from service.routes.testing import MAX_RENDERED_ALERT_EVENTS, PREVIEW_SECONDS
 from tests.service.server import running
 
 RULES = """\
@@ -66,3 +72,95 @@ async def test_status_filter_accepts_inactive(client):
     r = await client.get("/v1/alerts", params={"status": "inactive"})
     assert r.status_code == 200 and r.json()["items"] == []
     assert (await client.get("/v1/alerts", params={"status": "gone"})).status_code == 422
+
+
+RENDER_RULES = """\
+webhook "hook" {
+  url "https://hooks.example.com/in?key={{ secrets.HOOK_TOKEN }}"
+  header "X-Customer" "{{ event.customer.name }}"
+  payload { "text": "{{ alert.message }}", "link": "{{ alert.url }}" }
+}
+monitor "Exec failed" when execution.failed
+  message "{{ event.message }}"
+  notify webhook "hook", email "ana@example.com"
+"""
+RENDER_EVENTS = [
+    {"id": "r1", "type": "execution.failed", "time": "2026-01-01T00:00:00Z", "instance": {"id": "i1", "name": "Acme"}},
+    {"id": "r2", "type": "execution.failed", "time": "2026-01-01T00:00:01Z", "instance": {"id": "i2"},
+     "customer": {"name": "Zoë Müller"}, "message": "HTTP 503"},
+]
+
+
+async def test_render_answers_what_the_cli_prints(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOCSIN_SECRET_HOOK_TOKEN", "s3cret-hook-token")
+    monkeypatch.setenv("TOCSIN_PUBLIC_URL", app.ctx.config.base_url)
+    (tmp_path / "r.rules").write_text(RENDER_RULES)
+    (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(e) for e in RENDER_EVENTS) + "\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["test", str(tmp_path / "r.rules"), "--events", str(tmp_path / "r.jsonl"),
+                     "--format", "json", "--render"]) == 0
+    expected = json.loads(out.getvalue())["alert_events"]
+    async with running(app) as client:
+        r = await client.post("/v1/test", json={"files": {"r.rules": RENDER_RULES}, "events": RENDER_EVENTS,
+                                                "render": True})
+        document = (await client.get("/openapi.json")).json()
+    assert r.status_code == 200, r.text
+    # The answer is what the OpenAPI document says (its refs resolve against the document;
+    # jsonschema_rs is schemathesis's validator).
+    answer = "#/paths/~1v1~1test/post/responses/200/content/application~1json/schema"
+    jsonschema_rs.Draft202012Validator({**document, "$ref": answer}).validate(r.json())
+    assert "s3cret" not in r.text
+    rows = r.json()["alert_events"]
+    assert rows == expected
+    (hook1, mail1), (hook2, _) = (row["notifications"] for row in rows)
+    assert hook1["url"] == "https://hooks.example.com/in?key=****"
+    assert hook1["render_warnings"] == ["message: rendered empty; the standard text was sent"]
+    assert hook2["headers"]["X-Customer"] == "Zoë Müller" and hook2["body"]["text"] == "HTTP 503"
+    assert mail1["subject"] == "[error] Exec failed: Acme"
+
+
+async def test_render_is_a_boolean_and_bounded(client):
+    body = {"files": {"r.rules": RENDER_RULES}, "events": RENDER_EVENTS}
+    r = await client.post("/v1/test", json={**body, "render": "yes"})
+    assert r.status_code == 422 and [e["path"] for e in r.json()["errors"]] == ["/render"]
+    many = [{"id": f"m{i}", "type": "execution.failed", "time": "2026-01-01T00:00:00Z", "instance": {"id": f"i{i}"}}
+            for i in range(MAX_RENDERED_ALERT_EVENTS + 1)]
+    r = await client.post("/v1/test", json={"files": body["files"], "events": many, "render": True})
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/render"
+    r = await client.post("/v1/test", json={"files": body["files"], "events": many[:-1], "render": True})
+    assert r.status_code == 200 and len(r.json()["alert_events"]) == MAX_RENDERED_ALERT_EVENTS
+    r = await client.post("/v1/test", json={"files": body["files"], "events": many})
+    assert r.status_code == 200 and "notifications" not in r.json()["alert_events"][0]
+
+
+SLOW = "{% set a = range(30000)|list %}{% for i in range(100000) %}{% set b = a|sort %}{% endfor %}"
+HOSTILE = "".join(f'webhook "h{i}" {{ url "http://127.0.0.1:9/h" payload {{ "a": "{SLOW}", "b": "{SLOW}" }} }}\n'
+                  for i in range(8)) + (
+    f'monitor "m" when execution.failed message "{SLOW}" notify '
+    + ", ".join(f'webhook "h{i}"' for i in range(8)) + "\n")
+
+
+async def test_a_hostile_preview_neither_blocks_the_api_nor_runs_unbounded(client):
+    """8 notifications with three slow templates each would render 12 s; the preview
+    stops at its budget, off the event loop: /healthz answers meanwhile."""
+    events = [{"id": f"h{i}", "type": "execution.failed", "time": "2026-01-01T00:00:00Z",
+               "instance": {"id": f"i{i}"}} for i in range(3)]
+    started = time.monotonic()
+    dry = asyncio.create_task(client.post("/v1/test", json={"files": {"h.rules": HOSTILE}, "events": events,
+                                                           "render": True}))
+    latencies = []
+    while not dry.done():
+        t0 = time.monotonic()
+        assert (await client.get("/healthz", timeout=5)).status_code == 200
+        latencies.append(time.monotonic() - t0)
+        await asyncio.sleep(0.05)
+    r = await dry
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    assert latencies and max(latencies) < 1.0, max(latencies)
+    assert elapsed < PREVIEW_SECONDS + 5, elapsed  # the budget, plus a loaded machine's slack
+    notifications = [n for row in r.json()["alert_events"] for n in row["notifications"]]
+    assert len(notifications) == 24
+    assert any("took too long" in w for w in notifications[0]["render_warnings"])
+    assert notifications[-1]["error"].startswith("not previewed: the preview's time budget")
