@@ -77,7 +77,8 @@ class PreviewSecrets(Secrets):
         self._unset: list[str] = []
 
     def get(self, name: str) -> str:
-        if name not in self._available and name not in self._unset:
+        # `_name`: the sandbox refuses it (after the lookup), no secret to warn about.
+        if name not in self._available and name not in self._unset and not name.startswith("_"):
             self._unset.append(name)
         return STAND_IN
 
