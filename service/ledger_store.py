@@ -43,6 +43,7 @@ log = logging.getLogger("tocsin.ledger")
 
 T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+OUTCOME_LINGER = 0.05  # seconds
 CHUNK = 50  # ids per `$in`: SecantusDB matches `$in` in time quadratic in its length
 
 
@@ -104,7 +105,8 @@ class GroupCommit(Generic[T]):
         commit.close(10.0)    # write what is queued (waiting at most that long), then stop
 
     One flusher thread (started on first use, so after any fork) takes everything
-    queued and writes it. A write that fails because the database cannot be reached keeps
+    queued and writes it; with `linger_seconds`, a batch shorter than `max_batch`
+    waits that long for more items first. A write that fails because the database cannot be reached keeps
     the batch at the front of the queue and is tried again with backoff; any other error
     is a bug: the batch is logged and dropped (its entries' claims expire and they are
     sent again), so it cannot block the outcomes behind it. Items are written in the
@@ -112,10 +114,12 @@ class GroupCommit(Generic[T]):
     """
 
     def __init__(self, write: Callable[[list[T]], None], *, max_batch: int = 500,
-                 wait_seconds: float = 5.0, name: str = "group-commit") -> None:
+                 wait_seconds: float = 5.0, linger_seconds: float = 0.0, name: str = "group-commit") -> None:
         self.write = write
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
+        self.linger_seconds = linger_seconds  # how long a short batch waits for company
+        self.retrying = False  # the batch being written failed before (read by `write`)
         self.name = name
         self._cond = threading.Condition()
         self._queue: list[tuple[T, threading.Event]] = []
@@ -156,6 +160,9 @@ class GroupCommit(Generic[T]):
                 self._cond.wait_for(lambda: bool(self._queue) or self._closed)
                 if self._closed:
                     return
+                if self.linger_seconds and not self.retrying and len(self._queue) < self.max_batch:
+                    self._cond.wait_for(lambda: len(self._queue) >= self.max_batch or self._closed,
+                                        self.linger_seconds)
                 batch = self._queue[: self.max_batch]
             try:
                 self.write([item for item, _ in batch])
@@ -167,10 +174,12 @@ class GroupCommit(Generic[T]):
                                 type(exc).__name__, exc, backoff)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
+                    self.retrying = True
                     continue
             except Exception:
                 log.exception("%s: dropped a batch of %d that cannot be written", self.name, len(batch))
             backoff = 0.05
+            self.retrying = False
             with self._cond:
                 del self._queue[: len(batch)]
                 self._cond.notify_all()
@@ -188,8 +197,12 @@ class MongoLedger:
         # with the same idempotency key, never lost (delivery/ledger.py).
         self.db = self.client.get_database(database, write_concern=without_journal(self.client.write_concern))
         # Workers do not wait for their outcome to be written: the claim's lease covers the
-        # gap, and a batch the database refuses is kept and written when it is back.
-        self.commit: GroupCommit[Outcome] = GroupCommit(self._write, wait_seconds=0.0, name="ledger-record")
+        # gap, and a batch the database refuses is kept and written when it is back. A
+        # short batch lingers 50 ms for others: each write costs four commands (the
+        # update, then the `notification.*` events' lookup, `$inc` and insert) whatever
+        # its size, and in a storm the database is what everything waits for.
+        self.commit: GroupCommit[Outcome] = GroupCommit(self._write, wait_seconds=0.0, linger_seconds=OUTCOME_LINGER,
+                                                        name="ledger-record")
 
     @classmethod
     def factory(cls, uri: str, database: str) -> Callable[[], MongoLedger]:
@@ -222,7 +235,9 @@ class MongoLedger:
             outcomes = self._counted(outcomes)
         events = [o.event for o in outcomes if o.event is not None]
         if events:
-            store_events_sync(self.db, events, now)
+            # Their ids are new unless this batch was written before and its answer lost:
+            # only then are they looked up (a repeat must not take a sequence number).
+            store_events_sync(self.db, events, now, lookup=self.commit.retrying)
 
     def _counted(self, outcomes: list[Outcome]) -> list[Outcome]:
         """The outcomes whose update took effect (its attempt is the entry's, in its state),
@@ -242,12 +257,12 @@ class MongoLedger:
         self.client.close()
 
 
-def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime) -> None:
+def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, lookup: bool = True) -> None:
     """Store service-emitted events like ingested ones (deterministic ids: each once).
-    Known ids are looked up first, so a repeat takes no sequence number (a number
-    allocated and then refused is a gap the evaluator waits out)."""
+    With `lookup`, known ids are looked up first, so a repeat takes no sequence number
+    (a number allocated and then refused is a gap the evaluator waits out)."""
     unique = list({e["id"]: e for e in events}.values())
-    ids = [e["id"] for e in unique]
+    ids = [e["id"] for e in unique] if lookup else []
     seen: set[str] = set()
     for i in range(0, len(ids), CHUNK):
         seen.update(d["_id"] for d in db.events.find({"_id": {"$in": ids[i:i + CHUNK]}}, {"_id": 1}))
