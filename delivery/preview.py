@@ -16,9 +16,9 @@ goes out, `Host` and `Content-Length` included), `subject` (e-mail), `body` (par
 when JSON or a form, else text), `render_warnings`, and `error`: why the delivery
 would fail (nowhere to send, e-mail/SMS not configured), else null.
 
-Secrets never enter a preview. The service or CLI environment says which secrets are
-set (`resolve as at send time`), but every `{{ secrets.NAME }}` renders as the stand-in
-`STAND_IN`, and a last pass masks it and every form derived from it (URL-encoded,
+Secrets never enter a preview. Which secrets are set is read from the environment as a
+worker reads it (`Secrets.from_env`), but every `{{ secrets.NAME }}` renders as the
+stand-in `STAND_IN`, and a last pass masks it and every form derived from it (URL-encoded,
 JSON-escaped, base64 inside `Basic …`: `Secrets.redact`) as `****`; URL passwords and
 echoed credentials are masked the same way. So no filter (`reverse`, a slice) can
 carry a secret out through the preview, and the response is no signing oracle: the
@@ -28,9 +28,9 @@ not set renders the same, plus a render warning.
 Rendering keeps the sandbox's caps (`delivery.limits`: size, loop and per-template time)
 and adds one deadline over the whole preview (`max_seconds`): past it, a template falls
 back at once (as one that ran out of time would) and a notification not yet begun is
-not previewed (its `error` says so). Callers on an event loop run
-a preview in a thread (`asyncio.to_thread`), as delivery renders in worker threads. A
-`Preview` is used by one thread at a time.
+not previewed (its `error` says so). Callers on an event loop run a preview in a
+thread (`asyncio.to_thread`), as delivery renders in worker threads. A `Preview` is used
+by one thread at a time.
 """
 
 from __future__ import annotations
