@@ -114,8 +114,10 @@ class GroupCommit(Generic[T]):
     """
 
     def __init__(self, write: Callable[[list[T]], None], *, max_batch: int = 500,
-                 wait_seconds: float = 5.0, linger_seconds: float = 0.0, name: str = "group-commit") -> None:
+                 wait_seconds: float = 5.0, linger_seconds: float = 0.0, name: str = "group-commit",
+                 settled: Callable[[list[T]], None] | None = None) -> None:
         self.write = write
+        self.settled = settled  # told of every batch that left the queue, written or dropped
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
         self.linger_seconds = linger_seconds  # how long a short batch waits for company
@@ -180,6 +182,8 @@ class GroupCommit(Generic[T]):
                 log.exception("%s: dropped a batch of %d that cannot be written", self.name, len(batch))
             backoff = 0.05
             self.retrying = False
+            if self.settled is not None:
+                self.settled([item for item, _ in batch])
             with self._cond:
                 del self._queue[: len(batch)]
                 self._cond.notify_all()
@@ -202,7 +206,12 @@ class MongoLedger:
         # update, then the `notification.*` events' lookup, `$inc` and insert) whatever
         # its size, and in a storm the database is what everything waits for.
         self.commit: GroupCommit[Outcome] = GroupCommit(self._write, wait_seconds=0.0, linger_seconds=OUTCOME_LINGER,
-                                                        name="ledger-record")
+                                                        name="ledger-record", settled=self._settled)
+        # Entries whose outcome is queued here and not yet written: their lease may run out
+        # in the database meanwhile (a long storm, the database away), but they were sent;
+        # this process does not claim them again.
+        self._unwritten: set[str] = set()
+        self._lock = threading.Lock()
 
     @classmethod
     def factory(cls, uri: str, database: str) -> Callable[[], MongoLedger]:
@@ -213,6 +222,9 @@ class MongoLedger:
         """One conditional `update_one` (two for an entry that is not pending), then a read
         of the claimed entry: `find_one_and_update` scans the whole collection on the
         embedded database, where these use the `_id` index."""
+        with self._lock:
+            if delivery_id in self._unwritten:
+                return None
         lease_until = now + timedelta(seconds=lease)
         update = claim_update(token, now, lease_until)
         for query in claim_filters(delivery_id, now):
@@ -225,7 +237,13 @@ class MongoLedger:
         return None if entry is None else claim_from_entry(entry, token, lease_until)
 
     def record(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._unwritten.add(outcome.delivery_id)
         self.commit.add(outcome)
+
+    def _settled(self, outcomes: list[Outcome]) -> None:
+        with self._lock:
+            self._unwritten.difference_update(o.delivery_id for o in outcomes)
 
     def _write(self, outcomes: list[Outcome]) -> None:
         now = datetime.now(timezone.utc)

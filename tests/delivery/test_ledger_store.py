@@ -7,6 +7,7 @@ group-committed, `notification.*` events stored in `events` with a `seq`.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -220,3 +221,21 @@ async def test_the_oldest_open_entry_is_found_through_due_at(ledger, mongo_uri):
         assert await oldest_pending_age(db, T0, scan_limit=1) == 60  # due first: the waiting one
     finally:
         await client.close()
+
+
+def test_an_entry_whose_outcome_is_not_yet_written_is_not_claimed_again_here(ledger):
+    """The outcome waits in the group commit (a storm, the database away) while the
+    lease runs out in the database: this process knows the entry was sent."""
+    request = _request()
+    _add(ledger, request)
+    first = ledger.claim(request.id, now=T0, lease=LEASE, token="a")
+    gate, write = threading.Event(), ledger.commit.write
+    ledger.commit.write = lambda outcomes: (gate.wait(10), write(outcomes))  # the database is slow
+    ledger.record(_outcome(first, SENT))
+    after_lease = first.lease_until + timedelta(seconds=1)
+    assert _entry(ledger, request.id)["state"] == SENDING  # its lease has run out in the database
+    assert ledger.claim(request.id, now=after_lease, lease=LEASE, token="b") is None
+    gate.set()
+    settle(ledger)
+    assert _entry(ledger, request.id)["state"] == SENT
+    assert ledger.claim(request.id, now=after_lease, lease=LEASE, token="b") is None  # sent: not claimable
