@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from delivery.channels import build_config, get_channel
+from delivery.channels import ChannelSpec, build_config, get_channel
 from delivery.channels.email import EmailConfig, build_message
 from delivery.classify import classify
 from delivery.errors import NotConfigured, TemplateError
@@ -175,40 +175,54 @@ class Preview:
     __call__ = notifications
 
     def _one(self, request: DeliveryRequest) -> dict[str, Any]:
-        if self.runtime.renderer.out_of_time():
-            return {"channel": request.kind, "target": request.target, "method": None, "url": None,
-                    "headers": {}, "subject": None, "body": None, "render_warnings": [],
-                    "error": f"not previewed: the preview's time budget ({self.max_seconds:g} s) ran out"}
-        warnings: list[str] = []
-        spec = get_channel(request.kind)
-        error = None
-        settings = self.runtime.settings
-        try:
-            config = build_config(spec, request, settings)
-        except NotConfigured as exc:  # the operator's settings are missing: show the text anyway
-            error = str(exc)
-            settings = dataclasses.replace(settings, smtp_url=settings.smtp_url or _STAND_IN_SMTP_URL,
-                                           sms_url=settings.sms_url or _STAND_IN_SMS_URL)
-            config = build_config(spec, request, settings)
         shown: dict[str, Any] = {"method": None, "url": None, "headers": {}, "subject": None, "body": None}
-        try:
-            ctx = SendContext(request, self.runtime, warnings)
-            if isinstance(config, EmailConfig):
-                shown = _email(build_message(request, config, ctx), config)
-            else:
-                spec.send(request, config, ctx)
-                captured = self.runtime.transport.take()
-                shown = _http(captured) if captured is not None else shown
-        except Exception as exc:  # what the worker would record: the same classify()
-            error = classify(exc).error
-        if error is not None and settings is not self.runtime.settings:
-            shown["url"] = None  # a stand-in address: nowhere this environment would send
+        warnings: list[str] = []
+        if self.runtime.renderer.out_of_time():
+            error = f"not previewed: the preview's time budget ({self.max_seconds:g} s) ran out"
+            return {"channel": request.kind, "target": request.target, **shown, "render_warnings": [],
+                    "error": error}
+        spec = get_channel(request.kind)
+        config, error, stand_in = self._config(spec, request)
+        if config is not None:
+            try:
+                shown = self._capture(spec, request, config, warnings)
+            except Exception as exc:  # what the worker would record: the same classify()
+                error = classify(exc).error
+            if stand_in:
+                shown["url"] = None  # a stand-in server: nowhere this environment would send
         for name in self.secrets.take_unset():
             _warn(warnings, f"secret {name} is not set (TOCSIN_SECRET_{name}); shown as {MASK}, "
                             "but a delivery sent from this environment would not have it")
         notification = {"channel": request.kind, "target": request.target, **shown,
                         "render_warnings": warnings, "error": error}
         return _masked(notification, self.secrets)
+
+    def _config(self, spec: ChannelSpec, request: DeliveryRequest) -> tuple[Any, str | None, bool]:
+        """(the channel's config or None, why it would not send, whether a stand-in server
+        is used): e-mail and SMS without usable settings are shown with a stand-in server."""
+        try:
+            return build_config(spec, request, self.runtime.settings), None, False
+        except NotConfigured as exc:
+            error = str(exc)
+        except Exception as exc:  # e.g. a malformed port in TOCSIN_SMTP_URL, as the worker records it
+            return None, classify(exc).error, False
+        stand_in = dataclasses.replace(self.runtime.settings, smtp_url=_STAND_IN_SMTP_URL, sms_url=_STAND_IN_SMS_URL)
+        try:
+            return build_config(spec, request, stand_in), error, True
+        except NotConfigured:  # not a setting a stand-in replaces
+            return None, error, False
+
+    def _capture(self, spec: ChannelSpec, request: DeliveryRequest, config: Any,
+                 warnings: list[str]) -> dict[str, Any]:
+        """Render and "send" through the channel, the request kept instead of sent."""
+        ctx = SendContext(request, self.runtime, warnings)
+        if isinstance(config, EmailConfig):
+            return _email(build_message(request, config, ctx), config)
+        spec.send(request, config, ctx)
+        captured = self.runtime.transport.take()
+        if captured is None:  # a sender that sends nothing: nothing to show
+            return {"method": None, "url": None, "headers": {}, "subject": None, "body": None}
+        return _http(captured)
 
 
 def preview_factory(*, public_url: str, env: Mapping[str, str] | None = None,

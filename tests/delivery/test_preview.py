@@ -210,3 +210,13 @@ def test_one_deadline_bounds_the_whole_preview():
 def test_a_muted_alert_event_sends_nothing():
     channel = WebhookChannel("hook", url="http://hook.test/in")
     assert preview_of([channel], [Destination("webhook", "hook")], muted=True) == []
+
+
+def test_unusable_operator_settings_are_the_error_not_a_crash():
+    shown = preview_of([], [Destination("email", "ana@example.com"), Destination("email", "bo@example.com")],
+                       settings=DeliverySettings(smtp_url="ftp://mail.test"))
+    assert [n["error"] for n in shown] == ["TOCSIN_SMTP_URL must be smtp://host:port or smtps://host:port"] * 2
+    assert shown[0]["subject"] == "[critical] Sync failures: Acme Salesforce Sync failed"
+    (broken,) = preview_of([], [Destination("email", "ana@example.com")],
+                           settings=DeliverySettings(smtp_url="smtp://mail.test:port"))
+    assert broken["error"] and broken["body"] is None
