@@ -9,6 +9,10 @@ members as `{kind, value}`; None outside a group), `secrets.NAME`, and the Prism
 `alert_facts()` is the one place that says where a notification's instance, flow,
 step, customer, execution and error come from: the event first, else the alert's key
 (an overdue alert has no event, but its key holds the flow and the instance).
+
+The checker knows this context as `dsl.catalog`'s TEMPLATE_VARIABLES, TEMPLATE_FIELDS
+and PRISMATIC_VARIABLES; tests/dsl/test_template_types.py builds a context here and
+holds the two together, so a field added here must be added there.
 """
 
 from __future__ import annotations

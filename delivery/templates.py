@@ -15,7 +15,8 @@ undefined value used in arithmetic, a missing `{{ secrets.X }}`) raises `Templat
 (`SecretMissing`) naming the template (`where`) and the reason in a few words; the
 message never quotes a value. `SendContext` turns those into fallbacks and render
 warnings. `finite_json()` makes any JSON value encodable as strict JSON.
-`template_problems()` is the check-time lint.
+The variables and fields of the context are the checker's (`dsl.catalog`), and so is
+the check-time lint of templates (`dsl.template_check`).
 """
 
 from __future__ import annotations
@@ -26,27 +27,16 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import ChainableUndefined, Undefined, UndefinedError, meta, nodes
+from jinja2 import ChainableUndefined, Undefined, UndefinedError
 from jinja2.sandbox import SecurityError
 
 from delivery.errors import SecretMissing, TemplateError
 from delivery.sandbox import RenderLimit, Sandbox
 from delivery.sandbox_filters import bounded
+from dsl.catalog import PRISMATIC_VARIABLES
 
-PRISMATIC_VARS = (
-    "SUBJECT", "NAME", "INSTANCE_ID", "INSTANCE", "EXECUTION_ID", "CUSTOMER_EXTERNAL_ID",
-    "CUSTOMER", "FLOW", "TRIGGER", "STEP", "URL",
-)
-_PRISMATIC = re.compile(r"\$(" + "|".join(PRISMATIC_VARS) + r")\b")
-CONTEXT_NAMES = frozenset({"monitor", "alert", "event", "group", "secrets"})
-KNOWN_FIELDS = {
-    "monitor": frozenset({"name", "severity", "labels"}),
-    "alert": frozenset({
-        "id", "status", "kind", "key", "count", "value", "threshold", "fired_at",
-        "resolved_at", "url", "message", "labels", "severity", "monitor",
-    }),
-    "group": frozenset({"name", "members"}),
-}
+# Longest first, so `$INSTANCE_ID` is not read as `$INSTANCE` + "_ID".
+_PRISMATIC = re.compile(r"\$(" + "|".join(sorted(PRISMATIC_VARIABLES, key=len, reverse=True)) + r")\b")
 
 
 def substitute_prismatic(source: str) -> str:
@@ -198,28 +188,3 @@ def finite_json(value: Any, path: str = "$") -> tuple[Any, list[str]]:
             found += more
         return (items, found) if found else (value, [])
     return value, []
-
-
-def template_problems(source: str) -> list[str]:
-    """What can be known wrong about a template before send time (for the checker).
-
-    Syntax errors, names outside the context (`monitor alert event group secrets`) and
-    unknown fields of `monitor`, `alert` and `group`. Fields of `event` depend on the
-    event and are not checked here.
-    """
-    env = Sandbox()
-    try:
-        tree = env.parse(substitute_prismatic(source))
-    except jinja2.TemplateSyntaxError as exc:
-        return [f"template syntax error: {exc.message}"]
-    problems = [
-        f"unknown template variable '{name}' (known: {', '.join(sorted(CONTEXT_NAMES))})"
-        for name in sorted(meta.find_undeclared_variables(tree) - CONTEXT_NAMES - {"_prismatic"} - set(env.globals))
-    ]
-    for node in tree.find_all(nodes.Getattr):
-        base = node.node
-        if isinstance(base, nodes.Name) and base.name in KNOWN_FIELDS:
-            if node.attr not in KNOWN_FIELDS[base.name]:
-                known = ", ".join(sorted(KNOWN_FIELDS[base.name]))
-                problems.append(f"'{base.name}' has no field '{node.attr}' (known: {known})")
-    return problems

@@ -66,10 +66,14 @@ FAMILY_FIELDS: dict[str, dict[str, str]] = {
     "instance": ENVELOPE_OBJECTS["instance"],
     "connection": ENVELOPE_OBJECTS["connection"],
     "log": {"level": LEVEL, "message": STRING, "step": STRING, "flow": STRING},
+    # The `data` of the service's own events, every key always set (service/outbox.py,
+    # delivery/events.py; tests/dsl/test_template_types.py holds them together).
     "alert": {"monitor": STRING, "key": STRING, "value": NUMBER, "threshold": NUMBER,
-              "severity": SEVERITY},
+              "severity": SEVERITY, "alert_id": STRING, "kind": STRING, "count": NUMBER},
     "notification": {"channel": STRING, "target": STRING, "status": STRING,
-                     "attempts": NUMBER, "error": STRING},
+                     "attempts": NUMBER, "error": STRING, "status_code": NUMBER,
+                     "alert_id": STRING, "alert_event_id": STRING, "delivery_id": STRING,
+                     "monitor": STRING},
 }
 STRICT_FAMILIES = frozenset({"execution", "instance", "connection", "log"})
 
@@ -110,6 +114,37 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 # ---------------------------------------------------------------------- templates
 
+# The render context of a notification, as delivery/context.py builds it (delivery
+# imports these names; tests/dsl/test_template_types.py builds a real context and holds
+# the two together). Field types as above; OBJECT is a dict with free keys, LIST a list,
+# EVENT an event envelope. `group` is None when a notification does not go through a
+# group; `secrets.NAME` takes any name.
+EVENT = "event"
 TEMPLATE_VARIABLES = ("monitor", "alert", "event", "group", "secrets")
+TEMPLATE_FIELDS: dict[str, dict[str, str]] = {
+    "monitor": {"name": STRING, "severity": SEVERITY, "labels": OBJECT},
+    "alert": {"id": STRING, "monitor": STRING, "severity": SEVERITY, "status": STRING,
+              "kind": STRING, "key": OBJECT, "count": NUMBER, "value": NUMBER,
+              "threshold": NUMBER, "fired_at": STRING, "resolved_at": STRING, "url": STRING,
+              "labels": OBJECT, "message": STRING, "event": EVENT},
+    "group": {"name": STRING, "members": LIST},
+}
 PRISMATIC_VARIABLES = ("SUBJECT", "NAME", "INSTANCE", "INSTANCE_ID", "EXECUTION_ID", "CUSTOMER",
                        "CUSTOMER_EXTERNAL_ID", "FLOW", "TRIGGER", "STEP", "URL")
+# The `$VARIABLE` that holds an event field, falling back to the alert's key when the
+# event lacks it (delivery/context.py `alert_facts`): the hint for a field that may be missing.
+PRISMATIC_EVENT_FIELDS: dict[str, str] = {
+    "instance.name": "INSTANCE", "instance.id": "INSTANCE_ID", "flow": "FLOW", "step": "STEP",
+    "customer.name": "CUSTOMER", "customer.external_id": "CUSTOMER_EXTERNAL_ID",
+    "execution.id": "EXECUTION_ID",
+}
+
+# What a template can count on in an event: every stored event has these envelope
+# fields (`time` is the receive time when the sender left it out); everything else a
+# sender may leave out. The service's own families also always carry `source`, `data`
+# (FAMILY_FIELDS) and `caused_by`, which no client event can carry.
+EVENT_ALWAYS = ("id", "type", "time")
+SERVICE_FAMILIES = ("alert", "notification")
+SERVICE_ENVELOPE_OBJECTS: dict[str, dict[str, str]] = {
+    "caused_by": {"monitors": LIST, "depth": NUMBER},
+}

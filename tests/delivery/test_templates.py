@@ -10,7 +10,7 @@ import pytest
 from delivery.context import build_context
 from delivery.errors import SecretMissing, TemplateError
 from delivery.secrets import Secrets
-from delivery.templates import Renderer, substitute_prismatic, template_problems
+from delivery.templates import Renderer, substitute_prismatic
 from tests.delivery.support import WebhookChannel, one_request
 
 
@@ -131,12 +131,3 @@ def test_render_time_is_capped(context):
         slow.render("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
                     context, where="t")
 
-
-def test_template_problems_for_the_checker():
-    assert template_problems("{{ monitor.name }} {{ alert.url }} $NAME") == []
-    assert template_problems("{% for m in group.members %}{{ m.value }}{% endfor %}") == []
-    problems = template_problems("{{ alrt.url }} {{ alert.nme }} {{ monitor.x }}")
-    assert any("alrt" in p for p in problems)
-    assert any("nme" in p for p in problems)
-    assert any("'monitor' has no field 'x'" in p for p in problems)
-    assert template_problems("{{ unclosed")[0].startswith("template syntax error")
