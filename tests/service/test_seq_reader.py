@@ -76,3 +76,26 @@ async def test_skipped_numbers_survive_a_checkpoint(db):
     assert ids(await resumed.next_batch()) == ["b"]
     assert resumed.state() == {"seq": 3, "skipped": [[1, 10.0]]}
     assert SeqReader.from_checkpoint(db, {}, grace_seconds=0).state() == {"seq": 0, "skipped": []}
+
+
+async def test_a_batch_is_a_bounded_window_of_numbers(db):
+    reader = SeqReader(db, 0, grace_seconds=5)
+    await db.events.insert_many([{"_id": f"e{i}", "seq": i} for i in range(1, 6)])
+    assert ids(await reader.next_batch(limit=2)) == ["e1", "e2"]
+    assert ids(await reader.next_batch(limit=2)) == ["e3", "e4"]
+    assert ids(await reader.next_batch(limit=2)) == ["e5"]
+
+
+async def test_a_hole_longer_than_a_batch_is_found_through_the_counter_and_stepped_over(db):
+    """Numbers 2..9 were handed out (the counter says 10) and never committed: the window
+    after 1 is empty, the reader looks past it, waits out the grace, then steps over."""
+    clock = [0.0]
+    reader = SeqReader(db, 0, grace_seconds=5, clock=lambda: clock[0])
+    await db.counters.update_one({"_id": "events"}, {"$set": {"n": 10}}, upsert=True)
+    await db.events.insert_many([{"_id": "a", "seq": 1}, {"_id": "j", "seq": 10}])
+    assert ids(await reader.next_batch(limit=3)) == ["a"]
+    assert await reader.next_batch(limit=3) == []  # 2..9 may still be committing
+    clock[0] = 6.0
+    assert ids(await reader.next_batch(limit=3)) == ["j"]
+    assert sorted(reader.skipped) == list(range(2, 10))
+    assert await reader.next_batch(limit=3) == []
