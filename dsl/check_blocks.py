@@ -2,8 +2,9 @@
 
 Per block: unknown kind (E105), unknown setting (E106), missing required setting
 (E107), invalid value (E108, or the specific E303/E304/E305/E307/E309), and template
-problems in the strings a channel renders (E308/W503). Names are resolved elsewhere
-(`dsl.refs`), across all files.
+syntax in the strings a channel renders (E308; `template_strings` names them). What
+those templates read is checked across files, with the monitors that use each channel
+known (`dsl.template_check`), and so are names (`dsl.refs`).
 """
 
 from __future__ import annotations
@@ -93,6 +94,24 @@ def _template_string(item: A.BlockItem) -> list[Diagnostic]:
     return out if value is None else check_template(value)
 
 
+def template_strings(item: A.BlockItem) -> list[A.String]:
+    """The strings of a channel setting that are rendered at send time: the one string
+    of `url`, `text`, `routing_key`, `signing_secret`; a header's value (not its name);
+    every string leaf of `payload` and `blocks`. Settings of another shape have none."""
+    values = item.values
+    if item.key in _ONE_TEMPLATE and len(values) == 1 and isinstance(values[0], A.String):
+        return [values[0]]
+    if item.key == "header" and len(values) == 2 and all(isinstance(v, A.String) for v in values):
+        return [values[1]]
+    if item.key in _JSON_TEMPLATES and len(values) == 1:
+        return json_strings(values[0])
+    return []
+
+
+_ONE_TEMPLATE = frozenset({"url", "text", "routing_key", "signing_secret"})
+_JSON_TEMPLATES = frozenset({"payload", "blocks"})
+
+
 def _method(item: A.BlockItem) -> list[Diagnostic]:
     if len(item.values) == 1 and isinstance(item.values[0], (A.Word, A.String)):
         word = item.values[0]
@@ -113,7 +132,7 @@ def _header(item: A.BlockItem) -> list[Diagnostic]:
                       "header names are letters, digits and `-` (no spaces or `:`)")]
     if "\n" in value.value or "\r" in value.value:
         return [error(value.span, "E108", "a header value cannot contain a line break")]
-    return check_template(value)
+    return [d for s in template_strings(item) for d in check_template(s)]
 
 
 def _timeout(item: A.BlockItem) -> list[Diagnostic]:
@@ -130,7 +149,7 @@ def _json(item: A.BlockItem, kinds: tuple[type, ...], what: str) -> list[Diagnos
     value, out = _one(item, kinds, what)
     if value is None:
         return out
-    return [d for s in json_strings(value) for d in check_template(s)]
+    return [d for s in template_strings(item) for d in check_template(s)]
 
 
 def _payload(item: A.BlockItem) -> list[Diagnostic]:

@@ -4,8 +4,11 @@
     ruleset, diagnostics = load({"ops.rules": text})   # parse + check + build
 
 Stages: blocks (`check_blocks`) and monitors (`check_monitors`) one by one, then names
-across all files (`refs`); `build` runs only when no error was found (warnings don't
+across all files (`refs`), then what templates read, with the monitors that render each
+one known (`template_check`); `build` runs only when no error was found (warnings don't
 block). Diagnostics come back sorted by file, line and column, without repeats.
+`context` is the environment the rules will run in (`TemplateEnvironment`: the secrets
+that are set), or None to check the text alone.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ from dsl.diagnostics import Diagnostic, has_errors, sort_key
 from dsl.parser import gc_paused, parse
 from dsl.refs import check_references, collect, monitor_names
 from dsl.ruleset import RuleSet
+from dsl.template_check import check_templates
+from dsl.template_environment import TemplateEnvironment
 
 
-def check(files: list[A.RuleFile], *, context=None) -> list[Diagnostic]:
-    """All semantic diagnostics of `files` checked together (`context` is reserved)."""
+def check(files: list[A.RuleFile], *, context: TemplateEnvironment | None = None) -> list[Diagnostic]:
+    """All semantic diagnostics of `files` checked together."""
     with gc_paused():
-        return _check(files)[0]
+        return _check(files, context)[0]
 
 
-def load(sources: dict[str, str], *, context=None) -> tuple[RuleSet | None, list[Diagnostic]]:
+def load(sources: dict[str, str], *,
+         context: TemplateEnvironment | None = None) -> tuple[RuleSet | None, list[Diagnostic]]:
     """Parse and check `{file name: text}`; a `RuleSet` when nothing is an error."""
     files: list[A.RuleFile] = []
     diagnostics: list[Diagnostic] = []
@@ -35,14 +41,14 @@ def load(sources: dict[str, str], *, context=None) -> tuple[RuleSet | None, list
         files.append(rule_file)
         diagnostics.extend(syntax)
     with gc_paused():
-        semantic, named = _check(files)
+        semantic, named = _check(files, context)
         diagnostics = finish(diagnostics + semantic)
         if has_errors(diagnostics):
             return None, diagnostics
         return build_ruleset(files, named), diagnostics
 
 
-def _check(files: list[A.RuleFile]) -> tuple[list[Diagnostic], list]:
+def _check(files: list[A.RuleFile], context: TemplateEnvironment | None = None) -> tuple[list[Diagnostic], list]:
     out: list[Diagnostic] = []
     for rf in files:
         for decl in rf.declarations:
@@ -50,6 +56,7 @@ def _check(files: list[A.RuleFile]) -> tuple[list[Diagnostic], list]:
     symbols, duplicates = collect(files)
     named, name_problems = monitor_names(files)
     out += duplicates + name_problems + check_references(files, symbols)
+    out += check_templates(files, symbols, named, context)
     return finish(out), named
 
 

@@ -1,7 +1,9 @@
 """Diagnostics: the checker's result, a value rather than an exception.
 
 Codes are stable; tools and tests rely on them. The catalogue lives in `CODES`
-(code -> short name); `docs/diagnostics.md` explains each one.
+(code -> short name); `docs/diagnostics.md` explains each one. `ENVIRONMENT_CODES` are
+reported only when the check is given the environment rules will run in (the service
+does, `tocsin lint` does not).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ CODES: dict[str, str] = {
     "E204": "unknown-target-kind",
     "E205": "unknown-severity",
     "E206": "unknown-scope",
+    "E207": "unknown-template-name",
+    "E208": "unknown-template-field",
     "E301": "type-mismatch",
     "E302": "invalid-regex",
     "E303": "invalid-url",
@@ -46,7 +50,11 @@ CODES: dict[str, str] = {
     "W501": "unused-declaration",
     "W502": "never-fires",
     "W503": "unknown-template-variable",
+    "W504": "template-value-may-be-missing",
+    "W505": "unset-secret",
 }
+
+ENVIRONMENT_CODES = frozenset({"W505"})
 
 
 @dataclass(frozen=True, slots=True)

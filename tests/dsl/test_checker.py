@@ -167,6 +167,6 @@ def test_templates_unknown_filters_and_variables():
             'when execution.completed message "{{ evnt.flow }} and $FLOWW"')
     diagnostics = check([parse(text, "a.rules")[0]])
     assert [(d.code, d.span.line, d.span.column, d.span.end_column) for d in diagnostics] == [
-        ("E308", 1, 31, 60), ("W503", 2, 38, 42), ("W503", 2, 55, 61)]
+        ("E308", 1, 31, 60), ("E207", 2, 38, 42), ("E207", 2, 55, 61)]
     assert diagnostics[0].message == "template error: No filter named 'upcase'."
     assert [d.hint for d in diagnostics[1:]] == ["did you mean `event`?", "did you mean `$FLOW`?"]
