@@ -5,12 +5,15 @@ and a `state` document (`{version, loaded_at, last_reload: {ok, at, diagnostics}
 A change (directory reload, `PUT`/`DELETE /v1/rules/{name}`) is all or nothing: the whole
 resulting set is loaded with `dsl.load`; with any error the active version stays and
 the failure is recorded in `last_reload`. Replicas poll the state document and swap in a
-new version (`RulesStore.refresh`).
+new version (`RulesStore.refresh`). Changes are checked against this process's secrets
+(`template_environment`): a `{{ secrets.NAME }}` that is not set is a W505 warning in
+`last_reload` and the `PUT` answer, and a line in the log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,10 +21,32 @@ from pathlib import Path
 from typing import Any
 
 import dsl
+from delivery.secrets import Secrets
 from dsl.formatter import format_trigger
+from dsl.template_environment import TemplateEnvironment
 from service.db import Database
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,120}\.rules$")
+log = logging.getLogger("tocsin.service")
+
+
+def template_environment() -> TemplateEnvironment:
+    """The secrets this process sees, as a delivery worker reads them (workers are expected
+    to share the environment); unknown (nothing checked) if the secrets file is unreadable."""
+    try:
+        return TemplateEnvironment(secrets=Secrets.from_env())
+    except (OSError, ValueError) as exc:
+        log.warning("secrets could not be read, rules are checked without them: %s", type(exc).__name__)
+        return TemplateEnvironment()
+
+
+def load_checked(files: dict[str, str]) -> tuple[Any, list]:
+    """`dsl.load` with this process's secrets; each secret that is not set is logged."""
+    ruleset, diagnostics = dsl.load(files, context=template_environment())
+    for d in diagnostics:
+        if d.code == "W505":
+            log.warning("%s:%s:%s: %s", d.span.file, d.span.line, d.span.column, d.message)
+    return ruleset, diagnostics
 
 
 def sha256(text: str) -> str:
@@ -96,7 +121,7 @@ class RulesStore:
 
     async def propose(self, files: dict[str, str], origin: str) -> Outcome:
         """Make `files` the active set if it loads without errors; record the attempt."""
-        ruleset, diagnostics = dsl.load(files)
+        ruleset, diagnostics = load_checked(files)
         now = datetime.now(timezone.utc)
         if ruleset is None or errors_of(diagnostics):
             await self._record(now, False, diagnostics)
@@ -126,7 +151,7 @@ class RulesStore:
             return None
         await self.refresh()
         if files == self.active.files and self.active.version:
-            ruleset, diagnostics = dsl.load(files)
+            ruleset, diagnostics = load_checked(files)
             await self._record(datetime.now(timezone.utc), True, diagnostics)
             return Outcome(True, self.active.version, diagnostics)
         return await self.propose(files, "directory")

@@ -10,7 +10,7 @@ from sanic.response import json as json_response
 import dsl
 from service.problems import Problem
 from service.json_body import media_type, parse_json
-from service.rules_store import FILE_NAME, errors_of, monitor_rows
+from service.rules_store import FILE_NAME, errors_of, monitor_rows, template_environment
 
 bp = Blueprint("rules", url_prefix="/v1/rules")
 
@@ -52,12 +52,13 @@ async def lint(request: Request) -> HTTPResponse:
 
 @bp.post("/validate")
 async def validate(request: Request) -> HTTPResponse:
-    """The active set with the body's files replacing namesakes, checked and compiled."""
+    """The active set with the body's files replacing namesakes, checked (with this
+    service's secrets: one that is not set is W505) and compiled."""
     files = body_files(request)
     store = request.app.ctx.rules
     await store.refresh()
     merged = {**store.active.files, **files}
-    ruleset, diagnostics = dsl.load(merged)
+    ruleset, diagnostics = dsl.load(merged, context=template_environment())
     # Warnings in files the caller did not send are not theirs to act on; errors are.
     shown = [d for d in diagnostics if d.is_error or d.span.file in files]
     compile_problem = request.app.ctx.runtime.compile_check(ruleset) if ruleset is not None else None

@@ -103,3 +103,40 @@ async def test_reload_with_a_broken_file_keeps_the_previous_set(rules_dir, clien
     (rules_dir / "main.rules").write_text(GOOD.replace("failures", "failed-runs"))
     body = (await client.post("/v1/rules/reload")).json()
     assert body["ok"] is True and body["version"] == 2
+
+
+SECRET_HOOK = 'webhook "hook" { url "https://hooks.example.com/{{ secrets.TOCSIN_TEST_HOOK_PATH }}" }\n'
+
+
+async def test_validate_warns_of_a_secret_this_service_does_not_have(rules_dir, client, monkeypatch):
+    monkeypatch.delenv("TOCSIN_SECRET_TOCSIN_TEST_HOOK_PATH", raising=False)
+    monkeypatch.delenv("TOCSIN_SECRETS_FILE", raising=False)
+    r = await client.post("/v1/rules/validate", json={"files": {"hooks.rules": SECRET_HOOK}})
+    body = r.json()
+    assert body["ok"] is True  # a warning: the rules are valid, the environment is not ready
+    (w,) = [d for d in body["diagnostics"] if d["code"] == "W505"]
+    assert (w["file"], w["line"], w["column"], w["severity"]) == ("hooks.rules", 1, 52, "warning")
+    assert "TOCSIN_TEST_HOOK_PATH" in w["message"]
+    monkeypatch.setenv("TOCSIN_SECRET_TOCSIN_TEST_HOOK_PATH", "x")
+    body = (await client.post("/v1/rules/validate", json={"files": {"hooks.rules": SECRET_HOOK}})).json()
+    assert [d for d in body["diagnostics"] if d["code"] == "W505"] == []
+
+
+async def test_lint_does_not_depend_on_the_environment(client, monkeypatch):
+    monkeypatch.delenv("TOCSIN_SECRET_TOCSIN_TEST_HOOK_PATH", raising=False)
+    r = await client.post("/v1/rules/lint", json={"files": {"a.rules": GOOD, "b.rules": SECRET_HOOK}})
+    assert r.json() == {"ok": True, "diagnostics": []}
+
+
+async def test_a_reload_logs_each_secret_that_is_not_set(rules_dir, client, monkeypatch, caplog):
+    monkeypatch.delenv("TOCSIN_SECRET_TOCSIN_TEST_HOOK_PATH", raising=False)
+    monkeypatch.delenv("TOCSIN_SECRETS_FILE", raising=False)
+    (rules_dir / "hooks.rules").write_text(SECRET_HOOK)
+    with caplog.at_level("WARNING", logger="tocsin.service"):
+        body = (await client.post("/v1/rules/reload")).json()
+    assert body["ok"] is True and body["version"] == 2
+    assert [d["code"] for d in body["last_reload"]["diagnostics"]] == ["W505"]
+    logged = [r.getMessage() for r in caplog.records if "W505" in r.getMessage() or "TOCSIN_TEST_HOOK_PATH" in r.getMessage()]
+    assert logged == ["hooks.rules:1:52: secret `TOCSIN_TEST_HOOK_PATH` is not set where the service runs: "
+                      "a template using it falls back to the standard text, a URL or routing key fails "
+                      "the delivery"]
