@@ -10,12 +10,16 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dsl
+from dsl import ast as A
 from dsl import catalog as C
 from dsl.diagnostics import CODES, ENVIRONMENT_CODES
 from dsl.template_environment import TemplateEnvironment
 from dsl.template_paths import analyse, analysis_env
+from dsl.template_types import check_paths
 
 AT = datetime(2026, 11, 22, 7, 30, tzinfo=timezone.utc)
 HOOK = 'webhook "Hook" { url "https://hooks.example.com/x" }\n'
@@ -324,3 +328,29 @@ def test_checking_types_never_evaluates_a_template():
 
 def test_analysis_is_cached_per_text():
     assert analyse("{{ event.flow }}") is analyse("{{ event.flow }}")
+
+
+# ----------------------------------------------------------------- any text
+
+_PIECES = st.sampled_from([
+    "{{ ", " }}", "{% if ", " %}", "{% endif %}", "{% for x in ", "{% endfor %}", "{# c #}", "{{- ", " -}}",
+    "event", "monitor", "alert", "group", "secrets", "evnt", ".", "[", "]", "'message'", "(", ")", "|",
+    " default('x')", " upper", " or ", " and ", " if ", " else ", "$FLOW", "$NAMEX", "\n", "\r\n", " ",
+    "instance", "name", "nmae", "data", "x", "1", "**", "\"", "\\",
+])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_PIECES, max_size=30).map("".join) | st.text(max_size=60))
+def test_any_text_is_analysed_without_raising_and_paths_point_at_themselves(text):
+    analysis = analyse(text)
+    for use in analysis.paths:
+        if use.start is None:
+            continue
+        assert len(use.ends) == len(use.steps) + 1
+        assert text[use.start:use.ends[0]] == use.root
+        assert use.start < use.ends[0] <= use.ends[-1] <= len(text)
+    for dollar in analysis.dollars:
+        assert text[dollar.start:dollar.end] == "$" + dollar.name
+    string = A.String(text, span=A.Span("t.rules", 3, 9, 3, 9 + len(text) + 2))
+    check_paths(string, analysis, ())  # no usage: never raises either
