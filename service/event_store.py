@@ -2,20 +2,24 @@
 
 Every stored event gets a `seq` from the `counters` document, allocated for the whole
 write with one `$inc` before the insert. `POST /v1/events` goes through `EventWriter`,
-which writes the requests that arrive together as one group (one lookup, one `$inc`,
-one `insert_many`) and keeps one write in flight per process. Order and gaps:
+which writes the requests that arrive together as one group (one `$inc`, one
+`insert_many`) and keeps one write in flight per process. Order and gaps:
 
-- A write's ids are first looked up, so known duplicates take no sequence number.
+- A duplicate (an id stored before) is found by the insert itself (the unique `_id`),
+  not by a lookup first: a lookup cost every write a round trip for the rare repeat.
+  The number it was given is then taken by a filler document (`{_id: "\x00seq:N",
+  seq: N, stored_at}`, no `event`), which the evaluator steps over at once.
 - Writes from different processes (replicas, the delivery workers) racing can commit out
-  of `seq` order, and a failed insert (or a duplicate that raced past the lookup)
-  leaves a gap. The evaluator therefore reads only the
-  contiguous prefix after its resume point and waits up to `TOCSIN_GAP_GRACE_SECONDS`
-  for a gap to fill before stepping over it (`service.seq_reader.SeqReader`).
+  of `seq` order, and a failed insert leaves a gap. The evaluator therefore reads only
+  the contiguous prefix after its resume point and waits up to
+  `TOCSIN_GAP_GRACE_SECONDS` for a gap to fill before stepping over it
+  (`service.seq_reader.SeqReader`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,8 +74,9 @@ async def _store_group(db: Database, group: list[_Request], *, lookup: bool = Tr
 
     Outcomes are recorded on each `_Request` (duplicates, or the error that failed it),
     exactly as if the callers had been served one after the other in list order.
-    Without `lookup`, a duplicate is found by the insert itself (and leaves a gap in
-    `seq` that the evaluator waits out): for ids that are new but for a crash.
+    With `lookup`, known ids are looked up first and take no number (for writes that
+    are mostly repeats, as after a crash); without, a duplicate is refused by the
+    insert and its number filled (`fill_numbers`).
     """
     ids = list({e["id"]: None for r in group for e in r.events})
     seen = await _known_ids(db, ids) if lookup else set()
@@ -93,12 +98,28 @@ async def _store_group(db: Database, group: list[_Request], *, lookup: bool = Tr
     try:
         await db.events.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
+        unused = []
         for err in exc.details.get("writeErrors", []):
             req = fresh[err["index"]][0]
             if err.get("code") == DUPLICATE_KEY:
-                req.duplicates += 1  # lost a race with another writer carrying the same id
+                req.duplicates += 1  # stored before, or by another writer just now
+                unused.append(docs[err["index"]]["seq"])
             elif req.error is None:
                 req.error = exc
+        if unused:
+            await fill_numbers(db, unused, group[0].now)
+
+
+def filler(seq: int, now: datetime) -> dict:
+    """The document that takes a sequence number no event will have (see the module doc)."""
+    return {"_id": f"\x00seq:{seq}", "seq": seq, "stored_at": now, "filler": True}
+
+
+async def fill_numbers(db: Database, seqs: list[int], now: datetime) -> None:
+    """Take numbers a refused duplicate was given, so the evaluator need not wait them out.
+    Best effort: a number left empty is a gap, waited out as any other."""
+    with contextlib.suppress(BulkWriteError):
+        await db.events.insert_many([filler(seq, now) for seq in seqs], ordered=False)
 
 
 async def store_events(db: Database, events: list[dict], *, now: datetime | None = None,
@@ -123,8 +144,8 @@ class EventWriter:
         ids, duplicates = await writer.store(events, now=now)
 
     While a write is in flight, arriving requests queue; the next write takes all of
-    them (up to `max_events`). Each costs the database three commands (`$in` lookup,
-    `$inc`, `insert_many`) whatever the group size, and since one process never has
+    them (up to `max_events`). Each costs the database two commands (`$inc`,
+    `insert_many`) whatever the group size, and since one process never has
     two writes in flight its events commit in `seq` order (no self-made gaps). The
     result for each caller is the one `store_events` would give.
     """
@@ -162,7 +183,7 @@ class EventWriter:
             try:
                 if self._down is not None and time.monotonic() - self._down[0] < FAST_FAIL_SECONDS:
                     raise self._down[1]  # the last write found the database away: answer now
-                await _store_group(self.db, [req for req, _ in group])
+                await _store_group(self.db, [req for req, _ in group], lookup=False)
                 self._down = None
             except Exception as exc:  # the database failed: every caller in the group gets it
                 if isinstance(exc, ConnectionFailure) and (self._down is None or self._down[1] is not exc):

@@ -14,6 +14,7 @@ recorded by workers, swept by the reconciler. The rules are `delivery.ledger`'s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -37,7 +38,7 @@ from delivery.ledger import (
 )
 from delivery.request import DeliveryRequest
 from service.db import CLIENT_TIMEOUTS, Database, without_journal
-from service.event_store import DUPLICATE_KEY, parse_time
+from service.event_store import DUPLICATE_KEY, filler, parse_time
 
 log = logging.getLogger("tocsin.ledger")
 
@@ -254,7 +255,7 @@ class MongoLedger:
         events = [o.event for o in outcomes if o.event is not None]
         if events:
             # Their ids are new unless this batch was written before and its answer lost:
-            # only then are they looked up (a repeat must not take a sequence number).
+            # only then are they looked up (a batch of repeats would take many numbers).
             store_events_sync(self.db, events, now, lookup=self.commit.retrying)
 
     def _counted(self, outcomes: list[Outcome]) -> list[Outcome]:
@@ -277,8 +278,8 @@ class MongoLedger:
 
 def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, lookup: bool = True) -> None:
     """Store service-emitted events like ingested ones (deterministic ids: each once).
-    With `lookup`, known ids are looked up first, so a repeat takes no sequence number
-    (a number allocated and then refused is a gap the evaluator waits out)."""
+    With `lookup`, known ids are looked up first, so a repeat takes no sequence number;
+    without, a repeat's number is taken by a filler document."""
     unique = list({e["id"]: e for e in events}.values())
     ids = [e["id"] for e in unique] if lookup else []
     seen: set[str] = set()
@@ -294,9 +295,12 @@ def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, l
             for i, e in enumerate(fresh)]
     try:
         db.events.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:  # a racing writer stored one first; its seq stays a gap
-        if any(err.get("code") != DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
+    except BulkWriteError as exc:  # stored before (a lost answer) or by a racing writer
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != DUPLICATE_KEY for err in errors):
             raise
+        with contextlib.suppress(BulkWriteError):  # their numbers are filled (service/event_store.py)
+            db.events.insert_many([filler(docs[err["index"]]["seq"], now) for err in errors], ordered=False)
 
 
 __all__ = ["insert_entries", "due_entries", "mark_woken", "oldest_pending_age", "GroupCommit",

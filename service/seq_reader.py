@@ -58,9 +58,10 @@ class SeqReader:
         return {"seq": self.after, "skipped": [[seq, since] for seq, since in sorted(self.skipped.items())]}
 
     async def next_batch(self, limit: int = 500) -> list[dict]:
-        """Late events that filled skipped holes, then events after the resume point."""
+        """Late events that filled skipped holes, then events after the resume point
+        (fillers, which hold a refused duplicate's number, are stepped over)."""
         late = await self._late_events()
-        return late + await self._run(limit)
+        return [d for d in late + await self._run(limit) if not d.get("filler")]
 
     async def _run(self, limit: int) -> list[dict]:
         docs = await self._next_docs(limit)
