@@ -7,6 +7,9 @@
 Time is logical: the clock is the latest event time or tick seen, timers carry exact
 deadlines, and an alert event's `at` is the time of the event or deadline that caused
 it, so live evaluation and replay produce the same alert events with the same ids.
+
+A monitor that raises while it handles an event or a timer is quarantined and the
+others go on (engine/faults.py); `drain_faults()` hands the new faults to the caller.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dsl.ruleset import MonitorDef, RuleSet
 from engine.alerts import ALERT_TIMERS, AlertBook, alert_id
 from engine.compile import CompiledMonitor, compile_ruleset
 from engine.events import event_ms, from_ms, key_id, to_ms
-from engine.index import MonitorIndex
+from engine.faults import MonitorFault, describe, event_fields, trace_of
+from engine.index import MonitorIndex, Route
 from engine.model import FIRING, INACTIVE, PENDING, RESOLVED_STATUS, Alert, AlertEvent, Silence
 from engine.store import MemoryStore, Store
 from engine.timers import TimerQueue
@@ -45,6 +49,8 @@ class Engine:
         self.book = AlertBook(self)
         self.silences: list[Silence] = []
         self.runtimes: dict[str, Runtime] = {}
+        self.faults: dict[str, MonitorFault] = {}  # the quarantined monitors
+        self._new_faults: list[MonitorFault] = []
         self._install(ruleset, compile_ruleset(ruleset), keep=set())
 
     # ----------------------------------------------------------------- rules
@@ -63,10 +69,17 @@ class Engine:
             else:
                 rt = make_runtime(cm, self)
                 if not cm.disabled:
-                    rt.start(self.clock_ms)
+                    try:
+                        rt.start(self.clock_ms)
+                    except Exception as exc:
+                        self._record_fault(name, exc, "load", None)
             self.runtimes[name] = rt
-        runtimes = self.runtimes
-        self.index = MonitorIndex(list(self.monitors.values()),
+        self._build_index()
+
+    def _build_index(self) -> None:
+        """The index over the monitors that are not quarantined."""
+        runtimes, faults = self.runtimes, self.faults
+        self.index = MonitorIndex([cm for cm in self.monitors.values() if cm.name not in faults],
                                   handler=lambda cm: runtimes[cm.name].on_event)
 
     def reload(self, ruleset: RuleSet, *, now: datetime) -> None:
@@ -78,6 +91,7 @@ class Engine:
         for name in old_sigs:
             if name not in keep:
                 self._drop_state(name)
+                self.faults.pop(name, None)  # released: a changed monitor starts afresh
         self._install(ruleset, compile_ruleset(ruleset), keep)
 
     def _drop_state(self, name: str) -> None:
@@ -108,14 +122,21 @@ class Engine:
                 return self._drain()
             skip = caused.get("monitors") or ()
         fam, route = self.index.route(event)
+        # A `try` costs nothing until something raises (Python 3.11): the hot loop stays.
         if skip or route.checked:
             for cm, handle in zip(route.monitors, route.handlers):
-                if (cm.multi_scope and not cm.in_scope(event)) or (skip and cm.name in skip):
-                    continue
-                handle(event, fam, t)
+                try:
+                    if (cm.multi_scope and not cm.in_scope(event)) or (skip and cm.name in skip):
+                        continue
+                    handle(event, fam, t)
+                except Exception as exc:
+                    self._failed(cm.name, exc, "event", event)
         else:
             for handle in route.handlers:
-                handle(event, fam, t)
+                try:
+                    handle(event, fam, t)
+                except Exception as exc:
+                    self._failed(_monitor_of(route, handle), exc, "event", event)
         if not self.book.out:
             return []
         return self._drain()
@@ -133,12 +154,17 @@ class Engine:
             if timer is None:
                 return
             self.clock_ms = max(self.clock_ms, timer.deadline)
-            if timer.kind in ALERT_TIMERS or timer.kind.startswith("esc"):
-                self.book.on_timer(timer)
-            else:
-                rt = self.runtimes.get(timer.monitor)
-                if rt is not None:
-                    rt.on_timer(timer)
+            if self.faults and timer.monitor in self.faults:
+                continue  # quarantined: its timers are skipped
+            try:
+                if timer.kind in ALERT_TIMERS or timer.kind.startswith("esc"):
+                    self.book.on_timer(timer)
+                else:
+                    rt = self.runtimes.get(timer.monitor)
+                    if rt is not None:
+                        rt.on_timer(timer)
+            except Exception as exc:
+                self._failed(timer.monitor, exc, "timer", None)
 
     def _drain(self) -> list[AlertEvent]:
         out, self.book.out = self.book.out, []
@@ -147,6 +173,38 @@ class Engine:
     @property
     def now(self) -> datetime:
         return from_ms(self.clock_ms)
+
+    # ----------------------------------------------------------------- faults
+    def quarantine(self, monitor: str, error: str, *, stage: str,
+                   event: dict | None = None) -> MonitorFault | None:
+        """Stop evaluating `monitor` (its state kept) because of `error`; None when it
+        is unknown or already quarantined. The service calls this for output it cannot
+        store; the engine itself for exceptions (`_failed`)."""
+        fault = self._record_fault(monitor, None, stage, event, error=error)
+        if fault is not None:
+            self._build_index()
+        return fault
+
+    def drain_faults(self) -> list[MonitorFault]:
+        """Faults recorded since the last call (to report them once)."""
+        out, self._new_faults = self._new_faults, []
+        return out
+
+    def _failed(self, monitor: str, exc: Exception, stage: str, event: dict | None) -> None:
+        if self._record_fault(monitor, exc, stage, event) is not None:
+            self._build_index()
+
+    def _record_fault(self, monitor: str, exc: Exception | None, stage: str, event: dict | None,
+                      error: str | None = None) -> MonitorFault | None:
+        if monitor in self.faults or monitor not in self.monitors:
+            return None
+        event_id, chain = event_fields(event)
+        fault = MonitorFault(monitor, self.signatures.get(monitor, ""),
+                             error if error is not None else describe(exc), stage, self.clock_ms,
+                             event_id, chain, trace_of(exc) if exc is not None else "")
+        self.faults[monitor] = fault
+        self._new_faults.append(fault)
+        return fault
 
     # ---------------------------------------------------------- people's acts
     def acknowledge(self, alert_id: str, *, by: str, at: datetime,
@@ -173,11 +231,15 @@ class Engine:
             return []
         at_ms = max(to_ms(at), to_ms(alert.fired_at) if alert.fired_at else 0)
         alert.comment = comment
-        if alert.status == PENDING:
-            self.book.drop_pending(alert)
-        else:
-            self.book.resolve(cm, alert, at_ms, notify=True, by=by)
-        self.runtimes[cm.name].on_clear(alert, at_ms)
+        try:
+            if alert.status == PENDING:
+                self.book.drop_pending(alert)
+            else:
+                self.book.resolve(cm, alert, at_ms, notify=True, by=by)
+            if cm.name not in self.faults:  # a person may close a quarantined monitor's alert
+                self.runtimes[cm.name].on_clear(alert, at_ms)
+        except Exception as exc:
+            self._failed(cm.name, exc, "clear", None)
         return self._drain()
 
     def set_silences(self, silences: list[Silence]) -> None:
@@ -211,7 +273,8 @@ class Engine:
         return [
             {"name": cm.name, "file": cm.file, "line": cm.line, "trigger": cm.summary,
              "severity": cm.severity, "targets": sorted({d.label for d in cm.routes.fired}),
-             "disabled": cm.disabled, "open_alerts": open_count.get(cm.name, 0)}
+             "disabled": cm.disabled, "open_alerts": open_count.get(cm.name, 0),
+             "error": self.faults[cm.name].error if cm.name in self.faults else None}
             for cm in self.monitors.values()
         ]
 
@@ -223,7 +286,9 @@ class Engine:
     def snapshot(self) -> dict:
         from engine.snapshot import snapshot
 
-        return snapshot(self)
+        snap = snapshot(self)
+        snap["faults"] = [f.to_dict() for f in self.faults.values()]
+        return snap
 
     @classmethod
     def restore(cls, ruleset: RuleSet, snapshot: dict, *, now: datetime,
@@ -232,8 +297,26 @@ class Engine:
         """An engine continuing from `snapshot` (monitors unchanged since keep state)."""
         from engine.snapshot import restore
 
-        return restore(cls, ruleset, snapshot, now=now, store=store, public_url=public_url,
-                       event_alert_expiry=event_alert_expiry)
+        engine = restore(cls, ruleset, snapshot, now=now, store=store, public_url=public_url,
+                         event_alert_expiry=event_alert_expiry)
+        engine._adopt_faults(snapshot.get("faults", ()))
+        return engine
+
+    def _adopt_faults(self, rows: Iterable[dict]) -> None:
+        """Keep the quarantine of snapshotted monitors whose text is unchanged."""
+        for row in rows:
+            fault = MonitorFault.from_dict(row)
+            if self.signatures.get(fault.monitor) == fault.signature:
+                self.faults[fault.monitor] = fault
+        self._build_index()
+
+
+def _monitor_of(route: Route, handle: object) -> str:
+    """The monitor whose handler `handle` is (by identity; only looked up on failure)."""
+    for cm, h in zip(route.monitors, route.handlers):
+        if h is handle:
+            return cm.name
+    raise LookupError("a handler outside its route")  # pragma: no cover - index invariant
 
 
 def _aware(s: Silence) -> Silence:
