@@ -17,6 +17,11 @@ ESCALATED = "escalated"
 RESOLVED = "resolved"
 ALERT_EVENT_KINDS = (FIRED, REPEATED, ESCALATED, RESOLVED)
 
+# The times Tocsin takes (events, `until`): UTC RFC 3339 with a 4-digit year, and 1970 to
+# 9000 covers every real event. The API (service/events_model.py) and `tocsin test` share them.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
 
 def rfc3339(t: datetime) -> str:
     """UTC RFC 3339 with milliseconds and a `Z`: `2026-11-22T07:30:00.125Z`."""

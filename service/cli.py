@@ -13,11 +13,15 @@ Each command lives with the package that owns it; this module only parses argume
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.cli import PreviewFactory
+    from engine.cli import EventCheck, PreviewFactory
+    from engine.replay import ReplayLimits
+
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a reader that went away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,10 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             preview = _preview(args)
+            limits = _test_limits()
         except (OSError, ValueError) as e:  # a secrets file or setting that cannot be read
             print(f"tocsin test: {e}", file=sys.stderr)
             return 2
-        return test_command(args, preview=preview)
+        return test_command(args, check=_event_check(), preview=preview, limits=limits)
     if args.command == "serve":
         from service.serve import serve_command
 
@@ -98,8 +103,42 @@ def _preview(args: argparse.Namespace) -> PreviewFactory | None:
     return preview_factory(public_url=Config().base_url)
 
 
+def _test_limits() -> ReplayLimits:
+    """The replay bounds `POST /v1/test` has in this environment (TOCSIN_TEST_MAX_*)."""
+    from service.config import Config
+
+    return Config().test_limits
+
+
+def _event_check() -> EventCheck:
+    """Each line of `tocsin test --events` is validated as `POST /v1/test` validates an
+    event: the API's model, any time allowed, a missing `time` is now."""
+    from datetime import datetime, timezone
+
+    from service.events_model import TooLarge, validate_event
+
+    now = datetime.now(timezone.utc)
+
+    def check(raw: Any) -> tuple[dict | None, list[dict[str, Any]]]:
+        try:
+            return validate_event(raw, 0, "", now, max_future=None)
+        except TooLarge:
+            return None, [{"path": "", "message": "larger than 64 KiB"}]
+
+    return check
+
+
 def entry() -> None:
-    sys.exit(main())
+    """The console script. A reader that goes away (`tocsin test … | head`) ends the
+    output quietly: no traceback, and no second error when Python flushes stdout at exit."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = BROKEN_PIPE_EXIT
+    sys.exit(code)
 
 
 if __name__ == "__main__":

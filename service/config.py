@@ -12,9 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from engine.replay import ReplayLimits
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 SCOPES = ("ingest", "admin")
@@ -98,11 +102,15 @@ class Config(BaseSettings):
     watch_rules: bool = True
     evaluator: bool = True
     event_alert_expiry: str = "24h"
+    # Dry runs (`POST /v1/test`, `tocsin test`): the longest span a replay may cover and the
+    # most alert events it may make (engine/replay.py `ReplayLimits`); beyond: 422 / exit 2.
+    test_max_span: str = "31d"
+    test_max_alert_events: int = Field(default=10_000, ge=1, le=10_000_000)
     # Logging (service/logs.py): debug|info|warning|error, and text or json lines.
     log_level: str = "info"
     log_format: str = "text"
 
-    @field_validator("retention", "event_alert_expiry")
+    @field_validator("retention", "event_alert_expiry", "test_max_span")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
@@ -140,6 +148,13 @@ class Config(BaseSettings):
     @property
     def event_alert_expiry_delta(self) -> timedelta:
         return parse_duration(self.event_alert_expiry)
+
+    @property
+    def test_limits(self) -> ReplayLimits:
+        from engine.replay import ReplayLimits
+
+        span_ms = int(parse_duration(self.test_max_span).total_seconds() * 1000)
+        return ReplayLimits(max_span_ms=span_ms, max_alert_events=self.test_max_alert_events)
 
     @property
     def base_url(self) -> str:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from engine.model import rfc3339
+from engine.model import EARLIEST, LATEST, rfc3339
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -27,8 +27,6 @@ MAX_FUTURE = timedelta(minutes=5)
 TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
 # BSON stores integers in at most 64 bits; larger ones cannot be stored (send them as strings).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from engine.model import parse_time
 from service.cli import main
 
 RULES = '''
@@ -146,3 +148,134 @@ def test_non_finite_numbers_in_events_exit_2(tmp_path, capsys) -> None:
         bad.write_text('{"type": "x.y", "time": "2026-01-05T00:00:00Z", "amount": %s}\n' % number)
         assert main(["test", _rules(tmp_path), "--events", str(bad), "--format", "json"]) == 2
         assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+# ------------------------------------------------ the API's validation, line by line
+
+def test_events_are_validated_with_the_apis_model_and_report_line_and_path(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('# recorded\n'
+                   '{"id": "1", "type": "execution.failed", "time": "2026-01-05T00:00:00Z"}\n'
+                   '\n'
+                   '{"type": "execution.failed", "time": "2026-01-05T00:00:01Z"}\n'
+                   '{"id": "3", "type": "execution.failed", "time": "2026-01-05T00:00:02Z", "instance": "Acme"}\n'
+                   '{"id": "4", "type": "Execution.Failed", "time": "2026-01-05T00:00:03Z"}\n')
+    assert main(["test", _rules(tmp_path), "--events", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:4: /id: Field required" in err
+    assert f"{bad}:5: /instance: " in err
+    assert f"{bad}:6: /type: must be lower-case" in err
+    assert ":2:" not in err
+
+
+def test_an_event_without_time_is_taken_as_now_as_the_api_does(tmp_path, capsys) -> None:
+    events = _events(tmp_path, {"id": "1", "type": "execution.failed", "instance": {"id": "I1"}})
+    before = datetime.now(timezone.utc)
+    assert main(["test", _rules(tmp_path), "--events", events, "--format", "json"]) == 0
+    [row] = [r for r in json.loads(capsys.readouterr().out)["alert_events"] if r["monitor"] == "failed"]
+    assert before - timedelta(milliseconds=1) <= parse_time(row["at"]) <= datetime.now(timezone.utc)
+
+
+def test_until_leaves_out_the_events_after_it(tmp_path, capsys) -> None:
+    events = _events(
+        tmp_path,
+        {"id": "1", "type": "execution.failed", "time": "2026-01-05T00:00:00Z", "instance": {"id": "I1"}},
+        {"id": "2", "type": "execution.failed", "time": "2026-01-05T00:10:00Z", "instance": {"id": "I2"}},
+    )
+    assert main(["test", _rules(tmp_path), "--events", events, "--until", "2026-01-05T00:05:00Z",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["alert_events"]
+    assert [(r["monitor"], r["key"].get("instance")) for r in rows] == [("failed", "I1")]
+
+
+def test_until_must_be_a_time_the_api_takes(tmp_path, capsys) -> None:
+    events = _events(tmp_path)
+    for until in ("9999-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "tomorrow"):
+        assert main(["test", _rules(tmp_path), "--events", events, "--until", until]) == 2
+        assert "between 1970 and 9000" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------- bounds
+
+EVERY_SECOND = 'monitor "hb" when no heartbeat.sent within 1s every 1s notify email "a@example.com"\n'
+
+
+def test_a_replay_past_the_alert_event_limit_stops_with_exit_2(tmp_path, capsys) -> None:
+    """One event and `--until` 10 days later: 864,000 alert events before; now the replay
+    stops as soon as it passes the 10,000 default."""
+    events = _events(tmp_path, {"id": "1", "type": "heartbeat.sent", "time": "2026-01-05T00:00:00Z"})
+    assert main(["test", _rules(tmp_path, EVERY_SECOND), "--events", events,
+                 "--until", "2026-01-15T00:00:00Z", "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert ("the replay made more than 10000 alert events (TOCSIN_TEST_MAX_ALERT_EVENTS); "
+            "replay fewer events or pass an earlier --until") in captured.err
+
+
+def test_a_replay_longer_than_the_span_limit_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    events = _events(tmp_path, {"id": "1", "type": "heartbeat.sent", "time": "2026-01-05T00:00:00Z"})
+    assert main(["test", _rules(tmp_path, EVERY_SECOND), "--events", events, "--until", "8999-01-01T00:00:00Z"]) == 2
+    err = capsys.readouterr().err
+    assert "more than the maximum of 31d (TOCSIN_TEST_MAX_SPAN)" in err
+    monkeypatch.setenv("TOCSIN_TEST_MAX_SPAN", "1h")
+    monkeypatch.setenv("TOCSIN_TEST_MAX_ALERT_EVENTS", "100000")
+    assert main(["test", _rules(tmp_path, EVERY_SECOND), "--events", events, "--until", "2026-01-05T02:00:00Z"]) == 2
+    assert "the replay would span 2h" in capsys.readouterr().err
+    assert main(["test", _rules(tmp_path, EVERY_SECOND), "--events", events, "--until", "2026-01-05T01:00:00Z",
+                 "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["alert_events"]) == 3600
+    monkeypatch.setenv("TOCSIN_TEST_MAX_SPAN", "forever")
+    assert main(["test", _rules(tmp_path, EVERY_SECOND), "--events", events]) == 2
+    assert "test_max_span" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- a failing monitor
+
+FAILING = '''
+monitor "Revenue" when sum(data.amount of order.placed) > 0 over 1m notify email "a@example.com"
+monitor "failed" when execution.failed notify email "a@example.com"
+'''
+
+
+def test_a_monitor_that_fails_is_listed_and_the_others_go_on_exit_1(tmp_path, capsys) -> None:
+    events = _events(
+        tmp_path,
+        {"id": "o1", "type": "order.placed", "time": "2026-01-05T00:00:00Z", "data": {"amount": 1e308}},
+        {"id": "o2", "type": "order.placed", "time": "2026-01-05T00:00:00.5Z", "data": {"amount": 1e308}},
+        {"id": "o3", "type": "order.placed", "time": "2026-01-05T00:00:30Z", "data": {"amount": 1}},
+        {"id": "f1", "type": "execution.failed", "time": "2026-01-05T00:05:00Z"},
+    )
+    assert main(["test", _rules(tmp_path, FAILING), "--events", events, "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["monitor_errors"] == [{"monitor": "Revenue", "error": "OverflowError: intermediate overflow in fsum",
+                                      "stage": "timer", "at": "2026-01-05T00:01:00.000Z", "event_id": None}]
+    assert ("failed", "fired", "2026-01-05T00:05:00.000Z") in [(r["monitor"], r["kind"], r["at"])
+                                                              for r in out["alert_events"]]
+    assert main(["test", _rules(tmp_path, FAILING), "--events", events]) == 1
+    err = capsys.readouterr().err
+    assert "monitor 'Revenue' failed at 2026-01-05T00:01:00.000Z (timer) and was stopped" in err
+
+
+# ------------------------------------------------------------------- a real pipe
+
+def test_piping_json_into_head_ends_quietly(tmp_path) -> None:
+    """`tocsin test --format json | head -n 3`: head goes away after three lines; the
+    command stops without a traceback (exit 141, as a process killed by SIGPIPE)."""
+    import os
+    import subprocess
+    import sys
+
+    failures = [{"id": f"e{i}", "type": "execution.failed", "time": "2026-01-05T00:00:00Z",
+                 "instance": {"id": f"instance-{i:04d}"}, "flow": "Sync"} for i in range(2000)]
+    events = _events(tmp_path, *failures)  # ~2000 rows, far beyond a pipe's 64 KiB
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root}
+    command = [sys.executable, "-m", "service.cli", "test", _rules(tmp_path), "--events", events, "--format", "json"]
+    tocsin = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    head = subprocess.Popen(["head", "-n", "3"], stdin=tocsin.stdout, stdout=subprocess.PIPE)
+    tocsin.stdout.close()  # head holds the only reading end now
+    shown, _ = head.communicate(timeout=60)
+    err = tocsin.stderr.read()
+    assert tocsin.wait(timeout=60) == 141, err
+    assert shown.decode().splitlines() == ["{", '  "alert_events": [', "    {"]
+    assert err == b""

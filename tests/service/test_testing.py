@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import io
@@ -31,15 +30,12 @@ EVENTS = [
 
 
 def _cli_rows(tmp_path) -> dict:
-    from engine.cli import test_command
-
     (tmp_path / "t.rules").write_text(RULES)
     (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
-    args = argparse.Namespace(paths=[str(tmp_path / "t.rules")], events=str(tmp_path / "events.jsonl"),
-                              until="2026-01-01T00:10:00Z", format="json")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert test_command(args) == 0
+        assert main(["test", str(tmp_path / "t.rules"), "--events", str(tmp_path / "events.jsonl"),
+                     "--until", "2026-01-01T00:10:00Z", "--format", "json"]) == 0
     return json.loads(out.getvalue())
 
 
