@@ -19,6 +19,10 @@ INFO = "info"
 CODES: dict[str, str] = {
     "E001": "syntax",
     "E002": "invalid-literal",
+    "E003": "too-deeply-nested",
+    "E004": "number-out-of-range",
+    "E005": "duration-out-of-range",
+    "E006": "text-too-large",
     "E101": "unknown-group",
     "E102": "unknown-channel",
     "E103": "unknown-schedule",

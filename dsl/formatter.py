@@ -16,6 +16,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from dsl import ast as A
+from dsl.literals import parse_duration
+from dsl.precedence import CHAINS, chain_operands
 
 WIDTH = 100
 INDENT = "  "
@@ -77,8 +79,6 @@ def format_duration(seconds: float) -> str:
             if amount:
                 parts.append(f"{amount}{unit}")
         text = "".join(parts)
-        from dsl.transform import parse_duration
-
         if parse_duration(text) == seconds:
             return text
     return format_number(float(seconds)) + "s"
@@ -135,6 +135,8 @@ def format_expr(e) -> str:
         return "[" + ", ".join(format_expr(i) for i in e.items) + "]"
     if isinstance(e, A.Binary):
         p = _PREC[e.op]
+        if e.op in CHAINS:  # associative: the chain is printed flat, the parser rebalances it
+            return f" {e.op} ".join(_wrap(x, _prec(x) < p) for x in chain_operands(e.op, e))
         return f"{_wrap(e.left, _prec(e.left) < p)} {e.op} {_wrap(e.right, _prec(e.right) <= p)}"
     if isinstance(e, A.Unary):
         if e.op == "not":
@@ -239,8 +241,12 @@ def _monitor_lines(m: A.Monitor, trailing: dict[int, list[str]], leading: dict[i
     head = (f"monitor {format_string(m.name, triple=False)} " if m.name else "") + "when " + format_trigger(m.trigger)
     clauses = [format_clause(c) for c in m.clauses]
     one_line = " ".join([head, *clauses])
-    if not trailing and not leading and len(one_line) <= WIDTH and "\n" not in one_line:
-        return [one_line]
+    # Comments from inside the head go on lines before it in either layout: they must
+    # not choose the layout, or the next run (seeing them before the monitor) would
+    # choose the other one.
+    inside = any(leading.get(i) for i in range(1, len(clauses) + 1))
+    if not trailing and not inside and len(one_line) <= WIDTH and "\n" not in one_line:
+        return leading.get(0, []) + [one_line]
     lines = _with_comments(head, 0, trailing, leading, "")
     for i, text in enumerate(clauses, start=1):
         lines += _with_comments(text, i, trailing, leading, INDENT)

@@ -4,10 +4,11 @@ Lark stays the parser generator (grammar, table, conflict checks); this loop rep
 its general-purpose `feed_token` and its tree-building callbacks, which pay for
 features we don't use (interactive parsing, token callbacks, `Tree` nodes for helper
 rules). Each state's actions are flattened once into tuples, so a step is one dict
-lookup, and each rule gets one precomputed callback:
+lookup, and each rule gets one callback, made per parse from that parse's transformer:
 
 - a rule whose name starts with `_` (grammar helpers and `__x_star` repetitions)
-  returns its children as a `Splice`, which the parent rule flattens in place;
+  returns its children as a `Splice`, which the parent rule flattens in place (a
+  repetition grows its list in place, so long lists and operator chains stay linear);
 - a `?rule` with a single child and no alias returns that child;
 - any other rule calls the transformer method named after its alias or rule.
 """
@@ -48,16 +49,37 @@ def _flatten(children: list, positions: tuple[int, ...]) -> list:
     return out
 
 
+def _grow(size: int, positions: tuple[int, ...]) -> Callable[[list], Splice]:
+    """A helper rule whose first child is a `Splice`: extend that one in place.
+
+    Left recursion (`__x_star: __x_star _infix _operand`) reduces once per item; copying
+    the list so far each time made long operator chains quadratic. The first child is
+    always a fresh `Splice` that only this reduction consumes, so growing it is safe."""
+    spliced = tuple(i in positions for i in range(size))
+    if spliced[1:] == (False,) * (size - 1):
+        def grow(children: list) -> Splice:
+            head = children[0]
+            head.extend(children[1:])
+            return head
+        return grow
+
+    def grow_spliced(children: list) -> Splice:
+        head = children[0]
+        for i in range(1, len(children)):
+            if spliced[i]:
+                head.extend(children[i])
+            else:
+                head.append(children[i])
+        return head
+    return grow_spliced
+
+
 def rule_callback(rule, transformer) -> Callable[[list], Any]:
     """The reduce action of one grammar rule (see the module docstring)."""
     positions = tuple(i for i, sym in enumerate(rule.expansion) if sym.name.startswith("_"))
     if rule.origin.name.startswith("_"):
-        if positions == (0,):  # left recursion `__x_star: __x_star item`: grow in place
-            def grow(children: list) -> Splice:
-                head = children[0]
-                head.extend(children[1:])
-                return head
-            return grow
+        if positions[:1] == (0,):
+            return _grow(len(rule.expansion), positions)
         if positions:
             return lambda children: Splice(_flatten(children, positions))
         return Splice
@@ -80,14 +102,18 @@ def rule_callback(rule, transformer) -> Callable[[list], Any]:
     return callback
 
 
-class Driver:
-    """Runs the LALR table of `lark` with the methods of `transformer`."""
+class Table:
+    """The LALR table of `lark`, flattened for `parse`; built once, shared by all parses.
 
-    def __init__(self, lark: Lark, transformer) -> None:
+    It holds no per-parse state: the callbacks (bound to one parse's transformer) are
+    passed to each `parse` call, so parses may run in any number of threads at once."""
+
+    def __init__(self, lark: Lark) -> None:
         table = lark.parser.parser._parse_table
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
-        callbacks = {rule: rule_callback(rule, transformer) for rule in lark.rules}
+        self.rules = list(lark.rules)
+        index = {rule: i for i, rule in enumerate(self.rules)}
         self.actions: dict[Any, dict[str, tuple]] = {}
         for state, acts in table.states.items():
             flat: dict[str, tuple] = {}
@@ -96,15 +122,34 @@ class Driver:
                 if action is Shift:
                     flat[term] = (SHIFT, arg)
                 else:
-                    flat[term] = (REDUCE, len(arg.expansion), callbacks[arg], _plain(arg.origin.name))
+                    flat[term] = (REDUCE, len(arg.expansion), index[arg], _plain(arg.origin.name))
             self.actions[state] = flat
         self.terminals_by_name = {t.name: t for t in lark.terminals}
 
-    def parse(self, text: str, tokens: Callable[[str, list], Iterator[Token]]):
+    def callbacks(self, transformer) -> list[Callable[[list], Any]]:
+        """The reduce action of every rule, by rule index, for one transformer."""
+        return [rule_callback(rule, transformer) for rule in self.rules]
+
+    def expected(self, state) -> set[str]:
+        """The terminals `state` accepts."""
+        return {s for s in self.actions[state] if s.isupper()}
+
+    def parse(self, text: str, tokens: Callable[[str, list], Iterator[Token]], callbacks: list):
         """`tokens(text, stack)` yields tokens; it may look at `stack[-1]` (the state)."""
         actions, end = self.actions, self.end
         stack: list = [self.start]
         values: list = []
+        try:
+            return self._parse(text, tokens, callbacks, stack, values)
+        except Exception as e:  # noqa: BLE001 - annotated and raised again
+            # What had been parsed and the states it left: lets the caller keep the
+            # complete declarations (`finish`) and explain better (a stray word).
+            if not hasattr(e, "states"):
+                e.values, e.states = values, stack
+            raise
+
+    def _parse(self, text: str, tokens, callbacks: list, stack: list, values: list):
+        actions, end = self.actions, self.end
         token = None
         for token in tokens(text, stack):
             t = token[0]  # the type; tuple indexing is the cheapest read
@@ -116,13 +161,13 @@ class Driver:
                     stack.append(act[1])
                     values.append(token)
                     break
-                _, size, callback, origin = act
+                _, size, rule, origin = act
                 if size:
-                    value = callback(values[-size:])
+                    value = callbacks[rule](values[-size:])
                     del values[-size:]
                     del stack[-size:]
                 else:
-                    value = callback([])
+                    value = callbacks[rule]([])
                 values.append(value)
                 stack.append(actions[stack[-1]][origin][1])
         if token is None:
@@ -134,22 +179,39 @@ class Driver:
             act = actions[stack[-1]].get("$END")
             if act is None or act[0] == SHIFT:  # $END is never shifted
                 raise self._unexpected(end_token, stack, values)
-            self._reduce(act, stack, values)
+            _, size, rule, origin = act
+            value = callbacks[rule](values[-size:] if size else [])
+            if size:
+                del values[-size:]
+                del stack[-size:]
+            values.append(value)
+            stack.append(actions[stack[-1]][origin][1])
             if stack[-1] == end:
                 return values[-1]
 
-    def _reduce(self, act: tuple, stack: list, values: list) -> None:
-        """One reduction (the token loop above has the same steps inlined for speed)."""
-        _, size, callback, origin = act
-        value = callback(values[-size:] if size else [])
-        if size:
-            del values[-size:]
-            del stack[-size:]
-        values.append(value)
-        stack.append(self.actions[stack[-1]][origin][1])
-
     def _unexpected(self, token: Token, stack: list, values: list) -> UnexpectedToken:
-        expected = {s for s in self.actions[stack[-1]] if s.isupper()}
-        error = UnexpectedToken(token, expected, terminals_by_name=self.terminals_by_name)
-        error.values = list(values)  # what had been parsed: lets the caller explain better
-        return error
+        return UnexpectedToken(token, self.expected(stack[-1]), terminals_by_name=self.terminals_by_name)
+
+    def finish(self, states: list, values: list, callbacks: list):
+        """What the parse of a failed `parse` (its error's `states` and `values`) would
+        have returned had the input ended there, or None if it could not end there.
+
+        A file cut off at a syntax error thus keeps everything complete before it:
+        `when a.b severity info 42` still has its monitor (and the error at `42`)."""
+        actions, stack, values = self.actions, list(states), list(values)
+        while True:
+            act = actions[stack[-1]].get("$END")
+            if act is None or act[0] == SHIFT:
+                return None
+            _, size, rule, origin = act
+            try:
+                value = callbacks[rule](values[-size:] if size else [])
+            except Exception:  # noqa: BLE001 - a declaration without meaning: nothing to keep
+                return None
+            if size:
+                del values[-size:]
+                del stack[-size:]
+            values.append(value)
+            stack.append(actions[stack[-1]][origin][1])
+            if stack[-1] == self.end:
+                return values[-1]

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterator
 from lark.exceptions import UnexpectedCharacters
 from lark.lexer import Lexer, LexerState, Token
 
+from dsl.limits import MAX_NESTING
+
 # Named terminals in match order; must agree with grammar.lark.
 _PATTERNS = (
     # Most frequent first (alternatives are tried in order); among overlapping ones the
@@ -65,12 +67,27 @@ def make_token(kind: str, value: str, line: int, column: int, end_line: int, end
     return tuple.__new__(Tok, (kind, value, line, column, end_line, end_column, start_pos, end_pos))
 
 
+class TooDeep(Exception):
+    """More brackets open at once than `MAX_NESTING`: raised at the one too many.
+
+    Checked while scanning, before any tree exists, so nothing downstream ever sees
+    such nesting (JSON payloads included)."""
+
+    def __init__(self, pos: int, line: int, column: int) -> None:
+        super().__init__(f"nesting deeper than {MAX_NESTING} at {line}:{column}")
+        self.pos, self.line, self.column = pos, line, column
+
+
+_OPENERS, _CLOSERS = frozenset("([{"), frozenset(")]}")
+
+
 class TocsinLexer(Lexer):
-    """Lark custom lexer (future interface: gets the parser state)."""
+    """Lark custom lexer (future interface: gets the parser state).
+
+    Holds only what the grammar fixes (keyword and punctuation names): one instance
+    serves any number of parses, from any thread."""
 
     __future_interface__ = 2
-
-    comment_callback: Callable[[Token], Any] | None = None
 
     def __init__(self, lexer_conf) -> None:
         self.keywords: dict[str, str] = {}
@@ -83,28 +100,39 @@ class TocsinLexer(Lexer):
                 self.keywords[value] = name
             else:
                 self.punct[value] = name
-        callbacks = lexer_conf.callbacks or {}
-        self.comment_callback = callbacks.get("COMMENT")
+        self.lark_comment_callback = (lexer_conf.callbacks or {}).get("COMMENT")
         self.terminals_by_name = lexer_conf.terminals_by_name
 
     def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
         """Lark's interface: the parser state tells which keywords apply."""
         slice_ = lexer_state.text
         states = parser_state.parse_conf.states
-        return self.scan(slice_.text, lambda: states[parser_state.position], slice_.start, slice_.end)
+        return self.scan(slice_.text, lambda: states[parser_state.position], slice_.start, slice_.end,
+                         on_comment=self.lark_comment_callback)
 
-    def scan(self, text: str, accepts: Callable[[], Any], pos: int = 0, end: int | None = None) -> Iterator[Tok]:
-        """Tokens of `text`; `accepts()` gives the terminals the parser takes now."""
+    def scan(self, text: str, accepts: Callable[[], Any], pos: int = 0, end: int | None = None, *,
+             line: int | None = None, line_start: int | None = None,
+             on_comment: Callable[[Tok], Any] | None = None) -> Iterator[Tok]:
+        """Tokens of `text[pos:end]`; `accepts()` gives the terminals the parser takes now.
+
+        `line` and `line_start` (the offset where `pos`'s line begins) spare a count
+        of the text before `pos` when the caller knows them; comments go to
+        `on_comment`. Raises `TooDeep` past `MAX_NESTING` open brackets."""
         end = len(text) if end is None else end
-        line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
-        keywords, punct, comment_cb = self.keywords, self.punct, self.comment_callback
+        if line is None or line_start is None:
+            line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
+        keywords, punct = self.keywords, self.punct
         master = _MASTER.match
         new = tuple.__new__
+        depth = 0
         while True:
             m = master(text, pos, end)
             if m is None:
-                pos = _SPACE.match(text, pos, end).end()
-                line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
+                skip = _SPACE.match(text, pos, end).end()
+                newlines = text.count("\n", pos, skip)
+                if newlines:
+                    line, line_start = line + newlines, text.rfind("\n", pos, skip) + 1
+                pos = skip
                 raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, allowed=set(accepts()),
                                            terminals_by_name=self.terminals_by_name)
             kind = m.lastgroup
@@ -130,6 +158,12 @@ class TocsinLexer(Lexer):
                     kind = name if name is not None and name in accepts() else "IDENT"
             elif kind == "PUNCT":
                 kind = punct[value]
+                if value in _OPENERS:
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        raise TooDeep(pos, line, column)
+                elif value in _CLOSERS:
+                    depth -= 1
             elif kind == "LONG_STRING":
                 kind = "STRING"
                 newlines = value.count("\n")
@@ -143,7 +177,7 @@ class TocsinLexer(Lexer):
             tok = new(Tok, (kind, value, line, column, line, column + (stop - pos), pos, stop))
             pos = stop
             if kind == "COMMENT":
-                if comment_cb is not None:
-                    comment_cb(tok)
+                if on_comment is not None:
+                    on_comment(tok)
                 continue
             yield tok

@@ -1,15 +1,13 @@
 """Lark parse callbacks -> the typed AST of `dsl.ast`.
 
 Used inline by the LALR parser (no intermediate tree). Problems that the grammar cannot
-express (a bad escape, a trigger of no known form) are reported through `Context`: a
-recoverable one is recorded and parsing goes on; a fatal one raises `DeclarationError`,
-which the parser turns into a diagnostic and recovers from at the next declaration.
+express (a bad escape, a number out of range, a trigger of no known form) are reported
+through the parse's `ToAst`: a recoverable one is recorded in its `diagnostics` and
+parsing goes on; a fatal one raises `DeclarationError`, which the parser turns into a
+diagnostic and recovers from at the next declaration.
 """
 
 from __future__ import annotations
-
-import re
-import threading
 
 from lark import Transformer
 
@@ -19,11 +17,8 @@ from dsl import ast as A
 from dsl.ast import Span
 from dsl import precedence
 from dsl.diagnostics import Diagnostic, error
-
-DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.S)
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
+from dsl.limits import MAX_DURATION_SECONDS, MAX_NESTING
+from dsl.literals import DURATION_HINT, NUMBER_HINT, decode_escapes, parse_duration, parse_number, shown
 
 
 class DeclarationError(Exception):
@@ -32,19 +27,6 @@ class DeclarationError(Exception):
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
-
-
-class Context(threading.local):
-    """Per-parse state: the file name and recoverable diagnostics."""
-
-    file: str = "<string>"
-    diagnostics: list[Diagnostic]
-
-    def __init__(self) -> None:
-        self.diagnostics = []
-
-
-context = Context()
 
 
 NAMED_TERMINALS = frozenset(
@@ -79,11 +61,11 @@ def _end(c) -> tuple[int, int]:
     return span[3], span[4]
 
 
-def cover(children) -> A.Span:
+def cover(children, file: str) -> A.Span:
     if not children:
-        return A.Span(context.file, 1, 1, 1, 1)
+        return A.Span(file, 1, 1, 1, 1)
     (l1, c1), (l2, c2) = _start(children[0]), _end(children[-1])
-    return A.Span(context.file, l1, c1, l2, c2)
+    return A.Span(file, l1, c1, l2, c2)
 
 
 _new_span = tuple.__new__  # Span is a named tuple: skip its Python-level __new__ on hot paths
@@ -98,7 +80,7 @@ def node(fn):
             if type(c) is Token:  # fields: type, value, line, column, end_line, end_column
                 kind = c[0]
                 if kind == "STRING":
-                    c = decode_string(c)
+                    c = self.decode_string(c)
                 elif kind not in NAMED_TERMINALS:
                     continue
             named.append(c)
@@ -111,54 +93,14 @@ def node(fn):
             l2, c2 = last[4], last[5]
         else:
             l2, c2 = _end(last)
-        return fn(self, _new_span(Span, (context.file, l1, c1, l2, c2)), *named)
+        return fn(self, _new_span(Span, (self.file, l1, c1, l2, c2)), *named)
 
     callback.__name__ = fn.__name__
     return callback
 
 
-def token_span(tok: Token) -> A.Span:
-    return _new_span(Span, (context.file, tok[2], tok[3], tok[4], tok[5]))
-
-
-def _duration(tok: Token) -> A.Duration:
-    return A.Duration(parse_duration(tok.value), token_span(tok))
-
-
-def parse_duration(text: str) -> float:
-    total = 0.0
-    for amount, unit in _DURATION_PART.findall(text):
-        total += float(amount) * DURATION_UNITS[unit]
-    return int(total) if total == int(total) else total
-
-
-def parse_number(text: str) -> int | float:
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    value = float(text)
-    return int(value) if value.is_integer() and "e" not in text.lower() and "." not in text else value
-
-
-def decode_string(tok: Token) -> A.String:
-    raw = tok[1]
-    triple = raw.startswith('"""')
-    body = raw[3:-3] if triple else raw[1:-1]
-    if "\\" not in body:
-        return A.String(body, triple, token_span(tok))
-
-    def unescape(m: re.Match) -> str:
-        esc = m.group(1)
-        if esc in _SIMPLE_ESCAPES:
-            return _SIMPLE_ESCAPES[esc]
-        if esc.startswith("u") and len(esc) == 5:
-            return chr(int(esc[1:], 16))
-        context.diagnostics.append(
-            error(token_span(tok), "E002", f"unknown escape `\\{esc}` in string",
-                  'use \\" \\\\ \\n \\t or \\uXXXX')
-        )
-        return esc
-
-    return A.String(_ESCAPE.sub(unescape, body), triple, token_span(tok))
+def token_span(tok: Token, file: str) -> A.Span:
+    return _new_span(Span, (file, tok[2], tok[3], tok[4], tok[5]))
 
 
 def _is_aggregate_free(expr) -> bool:
@@ -174,7 +116,56 @@ def _is_aggregate_free(expr) -> bool:
 
 
 class ToAst(Transformer):
-    """One method per grammar rule (or alias); see grammar.lark."""
+    """One method per grammar rule (or alias); see grammar.lark.
+
+    One instance per parse: it holds that parse's file name and its recoverable
+    diagnostics, so parses in different threads share nothing."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+
+    # ---- checks shared by several rules
+    def _shallow(self, expr):
+        """`expr`, unless its tree nests deeper than `MAX_NESTING` (then E003: the
+        declaration is dropped, so no later stage walks such a tree)."""
+        deep = precedence.too_deep(expr)
+        if deep is not None:
+            raise DeclarationError(error(
+                deep.span, "E003", f"this condition nests more than {MAX_NESTING} levels deep",
+                "split it into simpler conditions; brackets, `not`, `-` and operators inside "
+                "operators each add a level"))
+        return expr
+
+    def _duration(self, tok: Token) -> A.Duration:
+        seconds = parse_duration(tok.value)
+        if seconds > MAX_DURATION_SECONDS:
+            self.diagnostics.append(error(token_span(tok, self.file), "E005",
+                                          f"`{shown(tok.value)}` is too long a duration", DURATION_HINT))
+            seconds = MAX_DURATION_SECONDS  # stands in, so no later check reports it again
+        return A.Duration(seconds, token_span(tok, self.file))
+
+    def _number(self, tok: Token, text: str) -> int | float:
+        value = parse_number(text)
+        if value is None:
+            self.diagnostics.append(error(token_span(tok, self.file), "E004",
+                                          f"the number `{shown(tok.value)}` is out of range", NUMBER_HINT))
+            return 0
+        return value
+
+    def decode_string(self, tok: Token) -> A.String:
+        """A string literal; a refused escape is an E002 and parsing goes on."""
+        raw = tok[1]
+        triple = raw.startswith('"""')
+        body = raw[3:-3] if triple else raw[1:-1]
+        span = token_span(tok, self.file)
+        if "\\" not in body:  # most strings: nothing to decode
+            return A.String(body, triple, span)
+        value, problems = decode_escapes(body)
+        for message, hint in problems:
+            self.diagnostics.append(error(span, "E002", message, hint))
+        return A.String(value, triple, span)
 
     # ---- file
     def start(self, children):
@@ -196,15 +187,16 @@ class ToAst(Transformer):
 
     @node
     def absence_trigger(self, meta, path, within):
-        return A.AbsenceTrigger(path, _duration(within), meta)
+        return A.AbsenceTrigger(path, self._duration(within), meta)
 
     @node
     def metric_trigger(self, meta, expr, window):
-        return A.MetricTrigger(expr, _duration(window), meta)
+        return A.MetricTrigger(self._shallow(expr), self._duration(window), meta)
 
     @node
     def expr_trigger(self, meta, expr):
         span = meta
+        self._shallow(expr)
         if isinstance(expr, A.Path):
             return A.EventTrigger(expr, span)
         if isinstance(expr, A.Compare) and isinstance(expr.left, A.Path) and _is_aggregate_free(expr):
@@ -221,11 +213,11 @@ class ToAst(Transformer):
     # ---- clauses
     @node
     def where_clause(self, meta, expr):
-        return A.WhereClause(expr, span=meta)
+        return A.WhereClause(self._shallow(expr), span=meta)
 
     @node
     def on_clause(self, meta, scope, *values):
-        return A.OnClause(scope.value, tuple(values), token_span(scope), meta)
+        return A.OnClause(scope.value, tuple(values), token_span(scope, self.file), meta)
 
     @node
     def by_clause(self, meta, *paths):
@@ -249,7 +241,7 @@ class ToAst(Transformer):
 
     @node
     def via(self, meta, kind, name=None):
-        return A.Via(kind.value, name, token_span(kind), meta)
+        return A.Via(kind.value, name, token_span(kind, self.file), meta)
 
     @node
     def without_resolved(self, meta):
@@ -257,32 +249,32 @@ class ToAst(Transformer):
 
     @node
     def target(self, meta, kind, name):
-        return A.Target(kind.value, name, token_span(kind), meta)
+        return A.Target(kind.value, name, token_span(kind, self.file), meta)
 
     @node
     def every_clause(self, meta, d):
-        return A.EveryClause(_duration(d), meta)
+        return A.EveryClause(self._duration(d), meta)
 
     @node
     def for_clause(self, meta, d):
-        return A.ForClause(_duration(d), meta)
+        return A.ForClause(self._duration(d), meta)
 
     @node
     def keep_clause(self, meta, d):
-        return A.KeepFiringClause(_duration(d), meta)
+        return A.KeepFiringClause(self._duration(d), meta)
 
     @node
     def escalate_clause(self, meta, *children):
         *targets, after = children
-        return A.EscalateClause(tuple(targets), _duration(after), meta)
+        return A.EscalateClause(tuple(targets), self._duration(after), meta)
 
     @node
     def until_clause(self, meta, path, where=None):
-        return A.UntilClause(path, where, meta)
+        return A.UntilClause(path, where if where is None else self._shallow(where), meta)
 
     @node
     def severity_clause(self, meta, level):
-        return A.SeverityClause(level.value, token_span(level), meta)
+        return A.SeverityClause(level.value, token_span(level, self.file), meta)
 
     @node
     def message_clause(self, meta, text):
@@ -304,12 +296,12 @@ class ToAst(Transformer):
     def expr(self, children):
         """An operator sequence; see `dsl.precedence`."""
         try:
-            return precedence.build(children)
+            return precedence.build(children, self.file)
         except precedence.PrecedenceError as e:
             raise DeclarationError(e.diagnostic) from None
 
     def aggregate(self, children):
-        span = cover(children)
+        span = cover(children, self.file)
         func = children[0]
         has_of = any(type(c) is Token and c.value == "of" and c.type not in NAMED_TERMINALS for c in children)
         named = [c for c in children[1:] if not isinstance(c, Token)]
@@ -318,7 +310,7 @@ class ToAst(Transformer):
         else:
             field, (pattern, *rest) = None, named
         where = rest[0] if rest else None
-        return A.Aggregate(func.value, pattern, field, where, token_span(func), span)
+        return A.Aggregate(func.value, pattern, field, where, token_span(func, self.file), span)
 
     def atom(self, children):
         """`( expr )`: the parentheses only group."""
@@ -333,7 +325,7 @@ class ToAst(Transformer):
         text = tok.value
         star = text.endswith(".*")
         parts = tuple((text[:-2] if star else text).split("."))
-        return A.Path(parts, star, token_span(tok))
+        return A.Path(parts, star, token_span(tok, self.file))
 
     # ---- literals
     @node
@@ -342,19 +334,19 @@ class ToAst(Transformer):
 
     @node
     def number(self, meta, tok):
-        return A.Number(parse_number(tok.value), token_span(tok))
+        return A.Number(self._number(tok, tok.value), token_span(tok, self.file))
 
     @node
     def neg_number(self, meta, tok):
-        return A.Number(-parse_number(tok.value), meta)
+        return A.Number(-self._number(tok, tok.value), meta)
 
     @node
     def percent(self, meta, tok):
-        return A.Percent(parse_number(tok.value[:-1]), token_span(tok))
+        return A.Percent(self._number(tok, tok.value[:-1]), token_span(tok, self.file))
 
     @node
     def duration(self, meta, tok):
-        return _duration(tok)
+        return self._duration(tok)
 
     @node
     def true(self, meta):
@@ -371,12 +363,12 @@ class ToAst(Transformer):
     @node
     def time_range(self, meta, tok):
         start_text, end_text = (p.strip() for p in tok.value.split("-"))
-        span = token_span(tok)
+        span = token_span(tok, self.file)
 
         def minutes(text: str) -> int:
             h, m = (int(x) for x in text.split(":"))
             if h > 24 or m > 59 or (h == 24 and m):
-                context.diagnostics.append(
+                self.diagnostics.append(
                     error(span, "E309", f"`{text}` is not a time of day", "use HH:MM from 00:00 to 24:00"))
             return h * 60 + m
 
@@ -385,16 +377,16 @@ class ToAst(Transformer):
     # ---- blocks
     @node
     def block(self, meta, kind, name, *items):
-        return A.Block(kind.value, name, tuple(items), token_span(kind), meta)
+        return A.Block(kind.value, name, tuple(items), token_span(kind, self.file), meta)
 
     @node
     def value_item(self, meta, key, *values):
-        return A.BlockItem(key.value, tuple(values), token_span(key), meta)
+        return A.BlockItem(key.value, tuple(values), token_span(key, self.file), meta)
 
     @node
     def word_item(self, meta, key, *words):
-        return A.BlockItem(key.value, tuple(A.Word(w.value, token_span(w)) for w in words),
-                           token_span(key), meta)
+        return A.BlockItem(key.value, tuple(A.Word(w.value, token_span(w, self.file)) for w in words),
+                           token_span(key, self.file), meta)
 
     @node
     def json_object(self, meta, *members):

@@ -8,7 +8,8 @@ Two families:
   event types and fields, defined groups/channels/schedules, well-typed comparisons.
 
 Only canonical shapes are generated (what the parser itself returns): e.g. `-5` is
-`Number(-5)`, never `Unary("-", Number(5))`.
+`Number(-5)`, never `Unary("-", Number(5))`, and `and`/`or` chains are balanced
+(`dsl.precedence.canonical`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import cache
 from hypothesis import strategies as st
 
 from dsl import ast as A
+from dsl.precedence import canonical
 
 # Words the grammar treats as keywords somewhere. A path's first part that is one of
 # these can be read as that keyword, so generated names avoid them there.
@@ -65,9 +67,10 @@ def _seconds(millis: int) -> int | float:
 @st.composite
 def _written_seconds(draw) -> int | float:
     """Seconds of a duration as someone may write it: `1.5h`, `0.001s`, `2d3h`."""
-    from dsl.transform import parse_duration
+    from dsl.literals import parse_duration
 
-    parts = draw(st.lists(st.tuples(st.integers(0, 10**4), st.none() | st.integers(0, 10**6),
+    # Three parts of at most 1000.999999d stay within the ten-year limit (dsl.limits).
+    parts = draw(st.lists(st.tuples(st.integers(0, 10**3), st.none() | st.integers(0, 10**6),
                                     st.sampled_from(["ms", "s", "m", "h", "d"])), min_size=1, max_size=3))
     return parse_duration("".join(f"{n}{'' if f is None else f'.{f}'}{u}" for n, f, u in parts))
 
@@ -140,7 +143,7 @@ def expressions(aggregates: bool = True, max_leaves: int = 8) -> st.SearchStrate
     """Any expression tree; with `aggregates`, `count(...)`-style calls among the leaves."""
     key = (aggregates, max_leaves)
     if key not in _CACHE:
-        _CACHE[key] = _expressions(aggregates, max_leaves)
+        _CACHE[key] = _expressions(aggregates, max_leaves).map(canonical)
     return _CACHE[key]
 
 
@@ -401,3 +404,22 @@ def valid_programs(draw) -> str:
         # A name keeps monitors unique even when two draws produce the same text.
         out.append(f"monitor {_q(f'generated {i}')}\n{body}\n  " + "\n  ".join(extra))
     return "\n\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ fuzzing
+
+
+def fuzz_texts() -> st.SearchStrategy[str]:
+    """Any input of `tests/dsl/fuzz_inputs.py` (mutated corpus files, token soup, raw
+    text, stress shapes), drawn through Hypothesis so failures shrink and replay."""
+    from tests.dsl.fuzz_inputs import fuzz_text
+
+    return st.randoms(use_true_random=False).map(fuzz_text)
+
+
+def mutated_corpus() -> st.SearchStrategy[str]:
+    """A file of rules/ or tests/dsl/cases/ with a few random edits."""
+    from tests.dsl.fuzz_inputs import corpus, mutate
+
+    return st.builds(mutate, st.randoms(use_true_random=False), st.sampled_from(corpus()))
+

@@ -54,7 +54,8 @@ def test_case(case: Path):
 def test_cases_cover_every_code():
     files = find_rule_files([str(CASES)])
     covered = {code for _, code, _, _ in _expected(files)}
-    assert covered == set(CODES) - ENVIRONMENT_CODES
+    # E006 takes a file of over two million characters: tests/dsl/test_total.py has it.
+    assert covered == set(CODES) - ENVIRONMENT_CODES - {"E006"}
 
 
 def test_repository_rules_have_no_errors():
