@@ -3,13 +3,13 @@
 - Every AST built from the language's constructs formats to text that parses back to
   the same AST without diagnostics, and formatting is idempotent.
 - Programs built from known events and shared declarations load without errors.
-- No text at all (random, or a valid file mutated) makes parse/check/load raise: the
-  only outcome of bad input is diagnostics.
+- No text at all (random, token soup, a file of rules/ or tests/dsl/cases/ mutated,
+  the stress shapes of tests/dsl/fuzz_inputs.py) makes parse/check/load/fmt raise:
+  the only outcome of bad input is diagnostics, and fmt stays idempotent and
+  meaning-preserving on whatever parses.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 
 import dsl
 from dsl import ast as A
-from dsl.diagnostics import CODES, Diagnostic
 from dsl.formatter import format_file
 from tests.dsl import strategies as gen
+from tests.dsl.fuzz_inputs import TOKENS
+from tests.dsl.totality import assert_total, assert_well_formed
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-RULES = sorted((Path(__file__).resolve().parents[2] / "rules").glob("*.rules"))
-EXAMPLE_TEXTS = [p.read_text(encoding="utf-8") for p in RULES]
 
 
 def _parse_clean(text: str) -> A.RuleFile:
@@ -88,7 +87,7 @@ def test_comments_survive_formatting(rule_file, data):
 @given(gen.rule_files())
 def test_check_never_raises_on_generated_files(rule_file):
     diagnostics = dsl.check([rule_file])
-    _all_diagnostics_well_formed(diagnostics)
+    assert_well_formed(diagnostics)
 
 
 @pytest.mark.parametrize("text", ["when a.b where x > 0.00001%", "when a.b every 0.000001s",
@@ -115,35 +114,15 @@ def test_valid_programs_load_clean(text):
 
 
 # ---------------------------------------------- broken input gives diagnostics
-
-
-def _all_diagnostics_well_formed(diagnostics: list) -> None:
-    for d in diagnostics:
-        assert isinstance(d, Diagnostic)
-        assert d.code in CODES, d
-        assert d.severity in ("error", "warning", "info")
-        assert d.span.line >= 1 and d.span.column >= 1
-        assert (d.span.end_line, d.span.end_column) >= (d.span.line, d.span.column), d
+# Any text: diagnostics, never an exception; fmt idempotent and meaning-preserving
+# (the contract of tests/dsl/totality.py). Long runs: bench/fuzz_dsl.py.
 
 
 def _load_gives_only_diagnostics(text: str) -> None:
     rule_file, syntax = dsl.parse(text, file="fuzz.rules")
-    _all_diagnostics_well_formed(syntax)
-    _all_diagnostics_well_formed(dsl.check([rule_file]))
-    ruleset, diagnostics = dsl.load({"fuzz.rules": text})
-    _all_diagnostics_well_formed(diagnostics)
-    assert (ruleset is None) == any(d.is_error for d in diagnostics)
-
-
-TOKENS = st.sampled_from([
-    "when ", "monitor ", '"x" ', '"""t""" ', "{ ", "} ", "[ ", "] ", "( ", ") ", ", ", ".", ".*", "%", "-",
-    "==", ">= ", "no ", "within ", "over ", "where ", "on flow ", "by ", "notify ", "group ", "via ",
-    "without resolved ", "every ", "for ", "keep firing for ", "escalate to ", "after ", "until ",
-    "severity ", "message ", "label ", "mute during ", "disabled ", "not ", "in ", "and ", "or ",
-    "contains ", "exists ", "matches ", "of ", "count(", "avg(", "execution.failed ", "log.level ",
-    "10s ", "1h30m ", "10% ", "-1 ", "3.5 ", "01:00-03:00 ", "true ", ": ", "\n", "# c\n", '"',
-    "\\", '"\\q" ', '"\\u12" ', "10sec ", "é ", "webhook ", "url ", "payload ", "{{ secrets.X }} ",
-])
+    assert_well_formed(syntax)
+    assert_well_formed(dsl.check([rule_file]))
+    assert_total(text)
 
 
 @settings(max_examples=200, deadline=None)
@@ -153,12 +132,13 @@ TOKENS = st.sampled_from([
 @example("\x00")
 @example("when a.b where x ~ 1")
 @example("when a.b .* over")
+@example("when a.b where x == \"\ud800\"")
 def test_arbitrary_text_gives_only_diagnostics(text):
     _load_gives_only_diagnostics(text)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(TOKENS, max_size=30).map("".join))
+@given(st.lists(st.sampled_from(TOKENS), max_size=30).map("".join))
 @example("when x where exists x")
 @example("when a.b where not exists x")
 @example("when a.b and exists contains")
@@ -166,30 +146,16 @@ def test_token_soup_gives_only_diagnostics(text):
     _load_gives_only_diagnostics(text)
 
 
-@st.composite
-def mutated(draw) -> str:
-    text = draw(st.sampled_from(EXAMPLE_TEXTS))
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(text)))
-        op = draw(st.sampled_from(["delete", "insert", "swap", "token"]))
-        if op == "delete":
-            text = text[:pos] + text[pos + draw(st.integers(1, 12)):]
-        elif op == "insert":
-            text = text[:pos] + draw(st.text(min_size=1, max_size=3)) + text[pos:]
-        elif op == "swap":
-            other = draw(st.integers(0, len(text)))
-            a, b = sorted((pos, other))
-            size = min(draw(st.integers(1, 20)), b - a, len(text) - b)
-            text = text[:a] + text[b:b + size] + text[a + size:b] + text[a:a + size] + text[b + size:]
-        else:
-            text = text[:pos] + draw(TOKENS) + text[pos:]
-    return text
-
-
-@settings(max_examples=150, deadline=None)
-@given(mutated())
-def test_mutated_example_files_give_only_diagnostics(text):
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gen.mutated_corpus())
+def test_mutated_rules_and_cases_give_only_diagnostics(text):
     _load_gives_only_diagnostics(text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(gen.fuzz_texts())
+def test_fuzz_inputs_meet_the_contract(text):
+    assert_total(text)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -198,5 +164,5 @@ def test_mutated_generated_files_give_only_diagnostics(rule_file, data):
     text = format_file(rule_file)
     if text:
         pos = data.draw(st.integers(0, len(text)))
-        text = text[:pos] + data.draw(TOKENS) + text[pos + data.draw(st.integers(0, 3)):]
+        text = text[:pos] + data.draw(st.sampled_from(TOKENS)) + text[pos + data.draw(st.integers(0, 3)):]
     _load_gives_only_diagnostics(text)
