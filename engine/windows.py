@@ -10,6 +10,11 @@ never do (docs/semantics.md).
 Aggregates keep running totals where they can (count, sum, avg: O(1) per event and
 query; distinct: a multiset) and recompute over the buckets where they cannot (min,
 max, percentiles: O(values in window)).
+
+A field aggregate sees only values: a missing field or a JSON null is not one (as SQL's
+`COUNT(DISTINCT x)` and ElastAlert's cardinality rule skip them), and `sum`, `avg`,
+`min`, `max` and percentiles also skip what is not a number. A window whose events
+carry no value is, for that aggregate, an empty window (`Agg.value`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ def resolution_ms(window_ms: int) -> int:
 
 
 class Agg:
-    """One aggregate's buckets. `value(window_ms)` is None when it has no value."""
+    """One aggregate's buckets. `value(window_ms)` is None when it has no value: `avg`,
+    `min`, `max` and percentiles of a window without values; `count`, `rate`, `sum` and
+    `distinct` of one are 0."""
 
     __slots__ = ("func", "counting", "buckets", "count", "total", "values")
 
@@ -39,22 +46,26 @@ class Agg:
         self.total = 0.0
         self.values: Counter | None = Counter() if func == "distinct" else None
 
-    def add(self, bucket: int, v: Any) -> None:
+    def add(self, bucket: int, v: Any) -> bool:
+        """Count `v` in `bucket`; False when it is not a value of this aggregate."""
         f = self.func
         if f in ("count", "rate"):
             self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
             self.count += 1
-            return
+            return True
         if f == "distinct":
+            if v is None:
+                return False  # missing or null: not a value
             v = _hashable(v)
             self.buckets.setdefault(bucket, []).append(v)
             self.values[v] += 1
-            return
+            return True
         if not _is_number(v):
-            return  # sum/avg/min/max/pXX of a non-number: not counted
+            return False  # sum/avg/min/max/pXX of a non-number (None included): not counted
         self.buckets.setdefault(bucket, []).append(v)
         self.count += 1
         self.total += v
+        return True
 
     def expire(self, bucket: int) -> None:
         data = self.buckets.pop(bucket, None)
@@ -138,7 +149,9 @@ class Series:
         self.cutoff = -(1 << 62)  # buckets <= cutoff have left the window
 
     def add(self, t_ms: int, i: int, v: Any) -> bool:
-        """Count value `v` of aggregate `i` at time `t_ms`; False if already too old."""
+        """Count value `v` of aggregate `i` at time `t_ms`; False if already too old. A
+        fresh event without a value (missing, null, not a number) returns True: it is
+        counted nowhere, but the series is evaluated at its time all the same."""
         b = t_ms // self.res_ms
         if b <= self.cutoff:
             return False
@@ -153,9 +166,9 @@ class Series:
                 buckets[b] = n + 1
             agg.count += 1
             return True
-        if b not in buckets:
+        new = b not in buckets
+        if agg.add(b, v) and new:
             heapq.heappush(self.heap, b)
-        agg.add(b, v)
         return True
 
     def advance(self, now_ms: int) -> None:
