@@ -5,6 +5,9 @@
 `fn(values) -> bool`, where `values[i]` is aggregate i's current value or None (no
 value: an empty avg, a zero denominator). Arithmetic with None is None; a comparison
 with None is false (language.md: a ratio whose denominator is zero compares false).
+
+`young` is the same condition judged in a window not yet observed for its whole length
+(engine/warmup.py), or None when that judgment is always the full one.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dsl import ast as A
-from engine import exprs
+from engine import exprs, warmup
 from engine.events import resolver
 from engine.patterns import Pattern
 
@@ -35,6 +38,7 @@ class MetricSpec:
     condition: Callable[[Values], bool]
     value: Callable[[Values], Any]  # the left side of the first comparison
     threshold: Callable[[Values], Any]  # its right side
+    young: Callable[[Values], bool] | None = None  # the warm-up verdict, when it differs
 
 
 def compile_metric(trigger: A.MetricTrigger) -> MetricSpec:
@@ -45,7 +49,8 @@ def compile_metric(trigger: A.MetricTrigger) -> MetricSpec:
         value, threshold = _num(first.left, nodes), _num(first.right, nodes)
     else:
         value = threshold = lambda vals: None
-    aggs = tuple(
+    young = warmup.young_condition(trigger.condition, lambda e: _num(e, nodes))
+    aggs = tuple(  # after every `_num`: each aggregate of the condition is in `nodes`
         AggSpec(
             n.func, Pattern.of(n.pattern),
             resolver(n.field.parts) if n.field is not None else None,
@@ -53,7 +58,7 @@ def compile_metric(trigger: A.MetricTrigger) -> MetricSpec:
         )
         for n in nodes
     )
-    return MetricSpec(int(trigger.window.seconds * 1000), aggs, cond, value, threshold)
+    return MetricSpec(int(trigger.window.seconds * 1000), aggs, cond, value, threshold, young)
 
 
 def _index(node: A.Aggregate, nodes: list[A.Aggregate]) -> int:
