@@ -9,9 +9,17 @@ empties resolves without new events and replay needs no clock ticks in between.
     condition false: pending -> inactive; firing -> resolved, or after `keep firing for`
                      (a `keep` timer re-checks when it runs out)
 
-A series exists from its first matching event and is dropped once its window is empty
-and its alert is closed. After a person clears an alert, the series must see its
-condition false once before it can fire again.
+A series exists from its first matching event and is dropped once its window is empty,
+its alert is closed and its warm-up is over; without `by` the monitor's one series
+exists from loading on and is never dropped (so a silent window can fire it). After a
+person clears an alert, the series must see its condition false once before it can fire
+again.
+
+Warm-up (engine/warmup.py): until a whole window has been observed since the series
+started or the monitor was loaded (`loaded_at`, whichever is later), the condition is
+judged by `MetricSpec.young`; a `warm` timer at that moment judges it in full. The
+loading time is part of the runtime's state, so a restore from a snapshot or a reload
+that keeps the monitor does not start a new warm-up.
 """
 
 from __future__ import annotations
@@ -25,16 +33,19 @@ from engine.timers import Timer
 from engine.triggers.base import KEY_CACHE, Runtime
 from engine.windows import Series
 
+NEVER = -(1 << 62)  # a time before any event: "warm from the start", "loaded long ago"
+
 
 class _Entry:
     """One series with what its evaluation needs at hand."""
 
-    __slots__ = ("key", "kid", "series", "aid", "expiry", "values")
+    __slots__ = ("key", "kid", "series", "aid", "expiry", "values", "warm_at")
 
-    def __init__(self, key: dict, kid: str, series: Series, aid: str) -> None:
+    def __init__(self, key: dict, kid: str, series: Series, aid: str, warm_at: int = NEVER) -> None:
         self.key, self.kid, self.series, self.aid = key, kid, series, aid
         self.expiry: int | None = None  # the `win` timer's deadline, once scheduled
         self.values: tuple | None = None  # its key values, while `_by_values` holds it
+        self.warm_at = warm_at  # from then on the condition is judged in full
 
 
 class MetricRuntime(Runtime):
@@ -46,13 +57,43 @@ class MetricRuntime(Runtime):
         self.cleared: set[str] = set()
         self._funcs = [a.func for a in cm.metric.aggs]
         self._feeds: dict[str, list] = {}  # event type -> the aggregates it feeds
+        self.loaded_at = NEVER  # `start` sets it; a restored runtime keeps its own
+        self._one = not cm.key_fields  # no `by`: one series, from loading on
 
-    def _entry(self, key: dict, kid: str, aid: str | None = None) -> _Entry:
-        entry = self.series.get(kid)
-        if entry is None:
-            series = Series(self.cm.metric.window_ms, self._funcs)
-            entry = self.series[kid] = _Entry(key, kid, series, aid or alert_id(self.cm.name, kid))
+    def start(self, now: int) -> None:
+        """Loaded at `now`: no series yet, or only the one, observed from now on (a
+        restore starts a monitor it cannot keep again, at a later time)."""
+        self.loaded_at = now
+        self.series, self._by_values, self.cleared = {}, {}, set()
+        if self._one:
+            self._arm_one(now, now)
+
+    def _arm_one(self, now: int, start: int) -> None:
+        """The one series of a monitor without `by`, observed since `start`; if its
+        empty window already satisfies the condition, a `win` timer judges it at `now`."""
+        key: dict = {}
+        kid = key_id(key)
+        entry = self.series.get(kid) or self._new_entry(key, kid, None, start)
+        if self._holds(entry, entry.series.values(), now):
+            self.engine.timers.schedule("win", self.cm.name, kid, now)
+
+    def _new_entry(self, key: dict, kid: str, aid: str | None, start: int) -> _Entry:
+        """A series first seen at `start` (its first event, or the loading); with a
+        warm-up, a `warm` timer judges it in full a window after it (or the loading)."""
+        warm_at = NEVER
+        if self.cm.metric.young is not None:
+            warm_at = max(start, self.loaded_at) + self.cm.metric.window_ms
+            if warm_at > self.engine.clock_ms:  # else warm already: judged in full from now on
+                self.engine.timers.schedule("warm", self.cm.name, kid, warm_at)
+        series = Series(self.cm.metric.window_ms, self._funcs)
+        entry = self.series[kid] = _Entry(key, kid, series, aid or alert_id(self.cm.name, kid), warm_at)
         return entry
+
+    def _holds(self, entry: _Entry, vals: list, now: int) -> bool:
+        """The condition at `now`: in full once warm, else what the young window tells."""
+        if now >= entry.warm_at:
+            return self.cm.metric.condition(vals)
+        return self.cm.metric.young(vals)
 
     def _feeds_of(self, etype: str) -> list:
         """(aggregate index, its `where`, its field) of the aggregates `etype` feeds."""
@@ -62,15 +103,15 @@ class MetricRuntime(Runtime):
                                       if a.pattern.matches(etype)]
         return feeds
 
-    def _series_of(self, ev: dict, fam: str) -> _Entry:
-        """The series `ev` feeds, created if new."""
+    def _series_of(self, ev: dict, fam: str, t: int) -> _Entry:
+        """The series `ev` (at `t`) feeds, created if new."""
         values = self.cm.key_values(ev, fam)
         if values is not None:
             entry = self._by_values.get(values)
             if entry is not None:
                 return entry
         key, kid, aid = self.keyed(ev, fam)
-        entry = self.series.get(kid) or self._entry(key, kid, aid)
+        entry = self.series.get(kid) or self._new_entry(key, kid, aid, t)
         if values is not None and entry.values is None:
             if len(self._by_values) >= KEY_CACHE:
                 for e in self._by_values.values():
@@ -92,7 +133,7 @@ class MetricRuntime(Runtime):
             if where is not None and not where(ev, fam):
                 continue
             if entry is None:
-                entry = self._series_of(ev, fam)
+                entry = self._series_of(ev, fam, t)
                 kid, series = entry.kid, entry.series
             if series.add(t, i, field(ev, fam) if field is not None else None):
                 added = True
@@ -105,7 +146,8 @@ class MetricRuntime(Runtime):
     def _evaluate(self, kid: str, entry: _Entry, now: int) -> None:
         series = entry.series
         vals = series.values()
-        holds = self.cm.metric.condition(vals)
+        metric = self.cm.metric
+        holds = metric.condition(vals) if now >= entry.warm_at else metric.young(vals)
         alert = self.engine.store.get(entry.aid)
         if alert is not None:
             self._transition(kid, entry, alert, holds, vals, now)
@@ -116,7 +158,7 @@ class MetricRuntime(Runtime):
             self.cleared.discard(kid)
         heap = series.heap
         if not heap or (heap[0] + series.n) * series.res_ms != entry.expiry:
-            self._schedule_expiry(kid, entry)
+            self._schedule_expiry(kid, entry, now)
 
     def _start(self, kid: str, entry: _Entry, vals: list, now: int) -> None:
         """inactive -> pending (`for`) or firing."""
@@ -155,12 +197,14 @@ class MetricRuntime(Runtime):
             elif not timers.has("keep", cm.name, kid):
                 timers.schedule("keep", cm.name, kid, now + cm.keep_ms)
 
-    def _schedule_expiry(self, kid: str, entry: _Entry) -> None:
+    def _schedule_expiry(self, kid: str, entry: _Entry, now: int) -> None:
         nxt = entry.series.next_expiry_ms()
         entry.expiry = nxt
         if nxt is not None:
             self.engine.timers.schedule("win", self.cm.name, kid, nxt)
             return
+        if self._one or now < entry.warm_at:
+            return  # the one series stays; a warming one waits for its `warm` timer
         alert = self.engine.store.get(entry.aid)
         if (alert is None or alert.status not in (FIRING, PENDING)) and kid not in self.cleared:
             del self.series[kid]
@@ -173,14 +217,15 @@ class MetricRuntime(Runtime):
             return
         now = timer.deadline
         entry.series.advance(now)
-        if timer.kind == "win":
-            entry.expiry = None
+        if timer.kind in ("win", "warm"):
+            if timer.kind == "win":
+                entry.expiry = None
             self._evaluate(timer.key, entry, now)
             return
         cm, book = self.cm, self.book
         alert = book.find(cm, timer.key)
         vals = entry.series.values()
-        holds = cm.metric.condition(vals)
+        holds = self._holds(entry, vals, now)
         if timer.kind == "for" and alert is not None and alert.status == PENDING:
             if holds:
                 book.fire(cm, alert, now, None, cm.metric.value(vals), repeat_ms=cm.every_ms)
@@ -195,18 +240,35 @@ class MetricRuntime(Runtime):
         entry = self.series.get(kid)
         for kind in ("for", "keep"):
             self.engine.timers.cancel(kind, self.cm.name, kid)
-        if entry is not None and self.cm.metric.condition(entry.series.values()):
+        if entry is not None and self._holds(entry, entry.series.values(), at):
             self.cleared.add(kid)
 
     def dump(self) -> dict[str, Any]:
         return {
-            "series": {kid: {"key": e.key, "window": e.series.dump()} for kid, e in self.series.items()},
+            "series": {kid: _dump_entry(e) for kid, e in self.series.items()},
             "cleared": sorted(self.cleared),
+            "loaded": self.loaded_at,
         }
 
     def load(self, state: dict[str, Any]) -> None:
+        """Continue from `dump()`. A snapshot from before warm-ups were recorded counts
+        as loaded long ago, its series as warm."""
         self.series = {}
         self._by_values = {}
+        self.loaded_at = state.get("loaded", NEVER)
+        window_ms = self.cm.metric.window_ms
         for kid, row in state.get("series", {}).items():
-            self._entry(row["key"], kid).series.load(row["window"])
+            series = Series(window_ms, self._funcs)
+            series.load(row["window"])
+            self.series[kid] = _Entry(row["key"], kid, series, alert_id(self.cm.name, kid),
+                                      row.get("warm", NEVER))
         self.cleared = set(state.get("cleared", ()))
+        if self._one and key_id({}) not in self.series:  # an older snapshot dropped it
+            self._arm_one(self.engine.clock_ms, self.loaded_at)
+
+
+def _dump_entry(entry: _Entry) -> dict[str, Any]:
+    row: dict[str, Any] = {"key": entry.key, "window": entry.series.dump()}
+    if entry.warm_at != NEVER:
+        row["warm"] = entry.warm_at
+    return row

@@ -200,6 +200,109 @@ CASES = {
          ("00:00:02", "min", "fired"), ("00:00:03", "distinct", "fired"),
          ("00:00:03", "rate", "fired")],
     ),
+    # ---------------------------------- missing values, warm-up, series from loading
+    # Cases translated from other projects' tests (ElastAlert2 tests/rules_test.py,
+    # Prometheus rules/alerting_test.go and cmd/promtool/testdata), in Tocsin's terms:
+    # events instead of queries, evaluation at every event and window boundary instead
+    # of at a polling interval (so an alert may come earlier than their next poll).
+    "distinct skips a missing or null field (ElastAlert cardinality, nested field)": (
+        'monitor "m" when distinct(ip of login.failed) > 4 over 10m',
+        [*(ev("login.failed", f"00:00:0{i}", ip=f"10.0.0.{i + 1}") for i in range(4)),
+         ev("login.failed", "00:00:04", ip="10.0.0.4"), ev("login.failed", "00:00:05"),
+         ev("login.failed", "00:00:06", ip=None), ev("login.failed", "00:00:07", ip="10.0.0.5"),
+         *(ev("login.failed", "00:15:00", ip=f"10.0.0.{i}") for i in (6, 7, 8))],
+        "00:20:00",
+        [("00:00:07", "m", "fired"), ("00:10:00", "m", "resolved")],
+    ),
+    "events without a number: avg, min, p95 have no value, sum is 0, distinct counts values only": (
+        'monitor "avg" when avg(ms of http.served) < 100 over 1m\n'
+        'monitor "min" when min(ms of http.served) < 100 over 1m\n'
+        'monitor "p95" when p95(ms of http.served) < 100 over 1m\n'
+        'monitor "sum" when sum(ms of http.served) <= 0 over 1m\n'
+        'monitor "distinct" when distinct(ms of http.served) == 1 over 1m',
+        [ev("http.served", "00:00:00"), ev("http.served", "00:00:30", ms=None),
+         ev("http.served", "00:00:40", ms="fast"), ev("http.served", "00:01:00")],
+        "00:01:30",
+        [("00:01:00", "sum", "fired"), ("00:01:00", "distinct", "fired")],
+    ),
+    "a low count is first judged a whole window after loading (ElastAlert flatline)": (
+        'monitor "m" when count(doc.hit) < 2 over 30s',
+        [ev("doc.hit", "00:00:00"), *(ev("doc.hit", f"00:00:0{i}") for i in range(10)),
+         *(ev("doc.hit", f"00:00:5{i}") for i in range(10))],
+        "00:02:00",
+        [("00:00:38", "m", "fired"), ("00:00:51", "m", "resolved"), ("00:01:28", "m", "fired")],
+    ),
+    "a deploy does not page and un-page at once on the first events": (
+        'monitor "m" when count(doc.hit) < 2 over 30s',
+        [ev("doc.hit", "00:00:00"), ev("doc.hit", "00:00:00"),
+         *(ev("doc.hit", f"00:00:{s:02d}") for s in range(10, 70, 10))],
+        "00:01:00",
+        [],
+    ),
+    "no data at all: a low count or rate fires a window after loading (ElastAlert flatline, no data)": (
+        'monitor "count" when count(doc.hit) < 2 over 30s\n'
+        'monitor "rate" when rate(order.placed) < 0.5 over 10m',
+        [],
+        "00:15:00",
+        [("00:00:30", "count", "fired"), ("00:10:00", "rate", "fired")],
+    ),
+    "with by, each key warms up from its own first event (ElastAlert flatline, query key)": (
+        'monitor "m" when count(doc.hit) < 1 over 30s by qk',
+        [ev("doc.hit", "00:00:00", qk="key1"), ev("doc.hit", "00:00:00", qk="key2"),
+         ev("doc.hit", "00:00:00", qk="key3"), ev("doc.hit", "00:00:20", qk="key3")],
+        "00:01:00",
+        [("00:00:30", "m", "fired", "key1"), ("00:00:30", "m", "fired", "key2"),
+         ("00:00:50", "m", "fired", "key3")],
+    ),
+    "a key first seen late warms up from then, not from loading": (
+        'monitor "m" when count(heartbeat.sent) < 2 over 1m by host',
+        [*(ev("heartbeat.sent", f"00:{s // 60:02d}:{s % 60:02d}", host="A") for s in range(0, 600, 30)),
+         ev("heartbeat.sent", "00:05:00", host="B")],
+        "00:09:59",
+        [("00:06:00", "m", "fired", "B")],
+    ),
+    "too few distinct values, judged after a whole window (ElastAlert min cardinality)": (
+        'monitor "m" when distinct(user of login.ok) < 4 over 10m',
+        [ev("login.ok", "00:00:00", user="foo"), ev("login.ok", "00:00:00", user="bar"),
+         *(ev("login.ok", "00:05:00", user=u) for u in ("faz", "fuz", "fiz")),
+         ev("login.ok", "00:15:00", user="faz")],
+        "00:16:00",
+        [("00:10:00", "m", "fired")],
+    ),
+    "value statistics are judged at once (Prometheus TestAlertingRule, for 1m)": (
+        'monitor "m" when min(requests of http.sampled) < 100 over 5m for 1m by instance',
+        [ev("http.sampled", f"00:{5 * i:02d}:00", instance=inst, requests=v)
+         for i, pair in enumerate(zip((75, 85, 95, 105, 105, 95, 85), (80, 90, 100, 110, 120, 130, 140)))
+         for inst, v in zip(("0", "1"), pair)],
+        "00:30:00",
+        [("00:01:00", "m", "fired", "0"), ("00:01:00", "m", "fired", "1"),
+         ("00:10:00", "m", "resolved", "1"), ("00:15:00", "m", "resolved", "0"),
+         ("00:26:00", "m", "fired", "0")],
+    ),
+    "a statistic's == is judged at once, a tautology at loading (promtool InstanceDown, AlwaysFiring)": (
+        'monitor "down" when max(up of target.scraped) == 0 over 1m for 5m by instance\n'
+        'monitor "always" when count(scrape.done) >= 0 over 1m',
+        [ev("target.scraped", f"00:{m:02d}:00", instance="localhost:9090", up=0) for m in range(11)],
+        "00:10:00",
+        [("00:00:00", "always", "fired"), ("00:05:00", "down", "fired", "localhost:9090")],
+    ),
+    "compound conditions in a young window: three-valued and, or, not": (
+        'monitor "or" when count(job.done) < 1 or max(ms of job.done) > 500 over 1m\n'
+        'monitor "and" when count(job.done) < 3 and avg(ms of job.done) > 100 over 1m\n'
+        'monitor "not" when not (count(job.done) >= 2) over 1m',
+        [ev("job.done", "00:00:00", ms=600), ev("job.done", "00:00:10", ms=300),
+         ev("job.done", "00:00:40", ms=200)],
+        "00:02:00",
+        [("00:00:00", "or", "fired"), ("00:01:00", "or", "resolved"), ("00:01:00", "and", "fired"),
+         ("00:01:10", "not", "fired"), ("00:01:40", "or", "fired"), ("00:01:40", "and", "resolved")],
+    ),
+    "a key that never reports: by waits for its first event, absence with on expects it": (
+        'monitor "by" when rate(order.placed) < 0.5 over 10m by customer\n'
+        'monitor "absent" when no order.placed within 10m on customer "acme-42"',
+        [ev("order.placed", "00:00:00", customer={"name": "Other", "external_id": "o-1"})],
+        "00:15:00",
+        [("00:10:00", "absent", "fired", "acme-42"), ("00:10:00", "by", "fired", "o-1")],
+    ),
     # --------------------------------------------------------- clauses, scopes
     "on instance matches the name or the id; on customer the external id": (
         'monitor "a" when execution.failed on instance "name-I1"\n'
