@@ -1,11 +1,16 @@
 """`POST /v1/test`: run rules over given events in isolation (no storage, no delivery).
 
-With `"render": true` each alert event also lists its `notifications` as a worker would
-send them (`delivery.preview`: nothing is sent, secrets are `****`). The replay and the
-rendering run in a thread, as delivery renders in worker threads, so a hostile template
-never holds up the event loop; the sandbox's caps bound each template and
-`PREVIEW_SECONDS` the whole preview, and at most `MAX_RENDERED_ALERT_EVENTS` alert
-events are rendered (422 beyond: narrow the events or `until`).
+Everything past the body's shape runs in a thread: validating the events, loading the
+rules, the replay, the rendering and encoding the answer. So a big replay or a hostile
+template never holds up the event loop (`/healthz`, ingestion); the thread is bounded
+instead:
+- the replay by `TOCSIN_TEST_MAX_SPAN` and `TOCSIN_TEST_MAX_ALERT_EVENTS` (engine/replay.py
+  `ReplayLimits`, the bounds `tocsin test` has too): 422 naming the setting beyond them;
+- with `"render": true` (each alert event also lists its `notifications` as a worker
+  would send them, `delivery.preview`: nothing is sent, secrets are `****`) the sandbox's
+  caps bound each template and `PREVIEW_SECONDS` the whole preview, and at most
+  `MAX_RENDERED_ALERT_EVENTS` alert events are rendered (422 beyond).
+Monitors that failed on the way are listed in `monitor_errors` (engine/faults.py).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from typing import Any
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sanic.response import json as json_response
 
 import dsl
 from dsl.ruleset import RuleSet
+from engine.replay import ReplayLimits, ReplayTooLarge
+from service import json_out
 from service.event_store import parse_time
-from service.events_model import EARLIEST, LATEST, MAX_BATCH, validate_event
+from service.events_model import EARLIEST, LATEST, MAX_BATCH, TooLarge, validate_event
 from service.problems import Problem
 from service.json_body import media_type, parse_json
 from service.rules_store import errors_of
@@ -72,44 +78,69 @@ def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None,
     return files, events, until_time, render
 
 
-def _run(ruleset: RuleSet, events: list[dict], until: datetime | None, public_url: str | None) -> list[dict]:
-    """The rows of `tocsin test --format json` (with `--render` when `public_url` is given);
-    runs in a worker thread."""
-    from delivery.preview import preview_factory
-    from engine import replay
-    from engine.cli import result_rows, shown_alert_events
+def _answer(files: dict[str, str], raw_events: list[Any], until: datetime | None,
+            limits: ReplayLimits, public_url: str | None) -> str:
+    """The answer's JSON text; runs in a worker thread. Raises `Problem` for what the
+    request asked beyond its bounds."""
+    events = _events(raw_events, datetime.now(timezone.utc))
+    ruleset, diagnostics = dsl.load(files)
+    shown = [d.to_dict() for d in diagnostics]
+    if ruleset is None or errors_of(diagnostics):
+        return json_out.dumps({"ok": False, "alert_events": [], "diagnostics": shown, "monitor_errors": []})
+    try:
+        rows, errors = _run(ruleset, events, until, limits, public_url)
+    except ReplayTooLarge as exc:
+        from engine.cli import limit_message
 
-    # The same rows as `tocsin test --format json`: sorted, muted ones left out, with severity.
-    out = replay(ruleset, events, until=until) if events or until else []
-    if public_url is None:
-        return result_rows(out)
-    if len(shown_alert_events(out)) > MAX_RENDERED_ALERT_EVENTS:
-        raise TooManyToRender()
-    preview = preview_factory(public_url=public_url, max_seconds=PREVIEW_SECONDS)(ruleset)
-    return result_rows(out, preview)
+        where = "/until" if until is not None else "/events"
+        raise Problem(422, limit_message(exc, "`until`"),
+                      errors=[{"index": 0, "path": where, "message": str(exc)}]) from None
+    except TooManyToRender:
+        raise Problem(422, f"render previews at most {MAX_RENDERED_ALERT_EVENTS} alert events; "
+                           "send fewer events or an earlier `until`",
+                      errors=[{"index": 0, "path": "/render", "message": "too many alert events to render"}]) from None
+    return json_out.dumps({"ok": True, "diagnostics": shown, "alert_events": rows, "monitor_errors": errors})
 
 
-@bp.post("/test")
-async def test_rules(request: Request) -> HTTPResponse:
-    files, raw_events, until, render = _body(request)
-    now = datetime.now(timezone.utc)
+def _events(raw_events: list[Any], now: datetime) -> list[dict]:
+    """The events as ingestion validates them, any time allowed (422 / 413 otherwise)."""
     events, errors = [], []
     for i, raw in enumerate(raw_events):
-        stored, errs = validate_event(raw, i, f"/events/{i}", now, max_future=None)
+        try:
+            stored, errs = validate_event(raw, i, f"/events/{i}", now, max_future=None)
+        except TooLarge as exc:
+            raise Problem(413, str(exc)) from None
         errors.extend(errs)
         if stored is not None:
             events.append(stored)
     if errors:
         raise Problem(422, "invalid events", errors=errors)
-    ruleset, diagnostics = dsl.load(files)
-    shown = [d.to_dict() for d in diagnostics]
-    if ruleset is None or errors_of(diagnostics):
-        return json_response({"ok": False, "alert_events": [], "diagnostics": shown})
-    public_url = request.app.ctx.config.base_url if render else None
-    try:
-        rows = await asyncio.to_thread(_run, ruleset, events, until, public_url)
-    except TooManyToRender:
-        raise Problem(422, f"render previews at most {MAX_RENDERED_ALERT_EVENTS} alert events; "
-                           "send fewer events or an earlier `until`",
-                      errors=[{"index": 0, "path": "/render", "message": "too many alert events to render"}]) from None
-    return json_response({"ok": True, "diagnostics": shown, "alert_events": rows})
+    return events
+
+
+def _run(ruleset: RuleSet, events: list[dict], until: datetime | None, limits: ReplayLimits,
+         public_url: str | None) -> tuple[list[dict], list[dict]]:
+    """The rows and monitor errors of `tocsin test --format json` (with `--render` when
+    `public_url` is given)."""
+    from delivery.preview import preview_factory
+    from engine.cli import fault_rows, result_rows, shown_alert_events
+    from engine.replay import ReplayResult, run
+
+    # The same rows as `tocsin test --format json`: sorted, muted ones left out, with severity.
+    result = run(ruleset, events, until=until, limits=limits) if events or until else ReplayResult()
+    errors = fault_rows(result.faults)
+    if public_url is None:
+        return result_rows(result.alert_events), errors
+    if len(shown_alert_events(result.alert_events)) > MAX_RENDERED_ALERT_EVENTS:
+        raise TooManyToRender()
+    preview = preview_factory(public_url=public_url, max_seconds=PREVIEW_SECONDS)(ruleset)
+    return result_rows(result.alert_events, preview), errors
+
+
+@bp.post("/test")
+async def test_rules(request: Request) -> HTTPResponse:
+    files, raw_events, until, render = _body(request)
+    config = request.app.ctx.config
+    public_url = config.base_url if render else None
+    body = await asyncio.to_thread(_answer, files, raw_events, until, config.test_limits, public_url)
+    return HTTPResponse(body, content_type="application/json")

@@ -10,8 +10,10 @@ import time
 
 import jsonschema_rs
 
+from service.app import create_app
 from service.cli import main
 from service.routes.testing import MAX_RENDERED_ALERT_EVENTS, PREVIEW_SECONDS
+from tests.service.conftest import make_config
 from tests.service.server import running
 
 RULES = """\
@@ -160,3 +162,113 @@ async def test_a_hostile_preview_neither_blocks_the_api_nor_runs_unbounded(clien
     assert len(notifications) == 24
     assert any("took too long" in w for w in notifications[0]["render_warnings"])
     assert notifications[-1]["error"].startswith("not previewed: the preview's time budget")
+
+
+# ------------------------------------------------------------------------ bounds
+
+EVERY_SECOND = 'monitor "hb" when no heartbeat.sent within 1s every 1s notify email "a@example.com"\n'
+HEARTBEAT = [{"id": "h1", "type": "heartbeat.sent", "time": "2026-01-01T00:00:00Z"}]
+
+
+async def test_a_replay_beyond_its_limits_is_a_422_naming_the_setting(client):
+    """One event and `until` 10 days later used to answer 864,000 alert events (102 MB)."""
+    body = {"files": {"hb.rules": EVERY_SECOND}, "events": HEARTBEAT}
+    r = await client.post("/v1/test", json={**body, "until": "2026-01-11T00:00:00Z"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["detail"] == ("the replay made more than 10000 alert events (TOCSIN_TEST_MAX_ALERT_EVENTS); "
+                                 "replay fewer events or pass an earlier `until`")
+    assert [e["path"] for e in problem["errors"]] == ["/until"]
+    r = await client.post("/v1/test", json={**body, "until": "8999-12-31T00:00:00Z"})
+    assert r.status_code == 422 and "more than the maximum of 31d (TOCSIN_TEST_MAX_SPAN)" in r.json()["detail"]
+    r = await client.post("/v1/test", json={**body, "until": "2026-01-01T01:00:00Z"})
+    assert r.status_code == 200 and len(r.json()["alert_events"]) == 3600
+
+
+async def test_the_limits_are_settings(mongo_uri, tmp_path):
+    config = make_config(mongo_uri, tmp_path, test_max_span="10m", test_max_alert_events=5)
+    async with running(create_app(config)) as client:
+        body = {"files": {"hb.rules": EVERY_SECOND}, "events": HEARTBEAT}
+        r = await client.post("/v1/test", json={**body, "until": "2026-01-01T00:11:00Z"})
+        assert r.status_code == 422 and "the replay would span 11m" in r.json()["detail"]
+        r = await client.post("/v1/test", json=body)  # default until: 00:00:01, 1 alert event
+        assert r.status_code == 200 and len(r.json()["alert_events"]) == 1
+        r = await client.post("/v1/test", json={**body, "until": "2026-01-01T00:00:06Z"})
+        assert r.status_code == 422 and "more than 5 alert events" in r.json()["detail"]
+        assert [e["path"] for e in r.json()["errors"]] == ["/until"]
+
+
+MUTED_EVERY_SECOND = ('schedule "always" { days mon-sun hours 00:00-24:00 timezone "UTC" }\n'
+                      'monitor "hb" when no heartbeat.sent within 1s every 1s notify email "a@example.com" '
+                      'mute during "always"\n')
+
+
+async def test_a_big_replay_runs_off_the_event_loop(mongo_uri, tmp_path):
+    """A replay of 10,800 muted (so unlisted) alert events takes seconds of CPU (a mute's
+    end is looked up for each); the API answers /healthz within a second all along."""
+    config = make_config(mongo_uri, tmp_path, test_max_alert_events=20_000)
+    async with running(create_app(config)) as client:
+        dry = asyncio.create_task(client.post("/v1/test", json={
+            "files": {"hb.rules": MUTED_EVERY_SECOND}, "events": HEARTBEAT, "until": "2026-01-01T03:00:00Z"}))
+        latencies = []
+        while not dry.done():
+            t0 = time.monotonic()
+            assert (await client.get("/healthz", timeout=5)).status_code == 200
+            latencies.append(time.monotonic() - t0)
+            await asyncio.sleep(0.05)
+        r = await dry
+    assert r.status_code == 200, r.text
+    assert r.json()["alert_events"] == [] and r.json()["monitor_errors"] == []
+    assert len(latencies) >= 5, latencies  # the loop served requests while the replay ran
+    assert max(latencies) < 1.0, max(latencies)
+
+
+# ------------------------------------------------------------- same input, same verdict
+
+FAILING = ('monitor "Revenue" when sum(data.amount of order.placed) > 0 over 1m notify email "a@example.com"\n'
+           'monitor "Failures" when execution.failed notify email "a@example.com"\n')
+FAILING_EVENTS = [
+    {"id": "o1", "type": "order.placed", "time": "2026-01-05T00:00:00Z", "data": {"amount": 1e308}},
+    {"id": "o2", "type": "order.placed", "time": "2026-01-05T00:00:00.500Z", "data": {"amount": 1e308}},
+    {"id": "o3", "type": "order.placed", "time": "2026-01-05T00:00:30Z", "data": {"amount": 1}},
+    {"id": "f1", "type": "execution.failed", "time": "2026-01-05T00:05:00Z"},
+]
+
+
+def _cli(tmp_path, rules: str, events: list, *extra: str) -> tuple[int, str, str]:
+    (tmp_path / "c.rules").write_text(rules)
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["test", str(tmp_path / "c.rules"), "--events", str(tmp_path / "c.jsonl"),
+                     "--format", "json", *extra])
+    return code, out.getvalue(), err.getvalue()
+
+
+async def test_a_failing_monitor_is_listed_by_both_and_the_others_go_on(client, tmp_path):
+    code, out, _ = _cli(tmp_path, FAILING, FAILING_EVENTS)
+    assert code == 1
+    r = await client.post("/v1/test", json={"files": {"c.rules": FAILING}, "events": FAILING_EVENTS})
+    assert r.status_code == 200
+    assert r.json()["monitor_errors"] == json.loads(out)["monitor_errors"] == [
+        {"monitor": "Revenue", "error": "OverflowError: intermediate overflow in fsum", "stage": "timer",
+         "at": "2026-01-05T00:01:00.000Z", "event_id": None}]
+    assert r.json()["alert_events"] == json.loads(out)["alert_events"]
+    assert ("Failures", "fired") in [(a["monitor"], a["kind"]) for a in r.json()["alert_events"]]
+
+
+async def test_what_the_api_refuses_the_command_refuses(client, tmp_path):
+    rules = 'monitor "f" when execution.failed notify email "a@example.com"\n'
+    good = {"id": "ok", "type": "execution.failed", "time": "2026-01-05T00:00:00Z"}
+    refused = [
+        ({"type": "execution.failed", "time": "2026-01-05T00:00:00Z"}, "/id"),
+        ({**good, "instance": "Acme"}, "/instance"),
+        ({**good, "level": "loud"}, "/level"),
+        ({**good, "colour": "red"}, "/colour"),
+        ({**good, "data": {"n": 2**64}}, "/data/n"),
+    ]
+    for event, path in refused:
+        r = await client.post("/v1/test", json={"files": {"c.rules": rules}, "events": [good, event]})
+        assert r.status_code == 422 and [e["path"] for e in r.json()["errors"]] == [f"/events/1{path}"], event
+        code, out, err = _cli(tmp_path, rules, [good, event])
+        assert code == 2 and out == "" and f"c.jsonl:2: {path}: " in err, (event, err)
