@@ -113,9 +113,23 @@ def new_entry(request: DeliveryRequest, now: datetime, *, wake_grace: float,
     return entry
 
 
+LEASE_PER_TIMEOUT = 3  # a claim outlives three of its channel's timeouts
+
+
+def lease_for(request: DeliveryRequest, lease: float) -> float:
+    """The lease for sending `request`: the configured one (`TOCSIN_DELIVERY_LEASE_SECONDS`),
+    longer for a channel whose `timeout` is long, so a slow but live send is never taken
+    over (which would send twice, under the same key)."""
+    timeout = (request.channel or {}).get("timeout")
+    try:
+        return max(lease, LEASE_PER_TIMEOUT * float(timeout)) if timeout is not None else lease
+    except (TypeError, ValueError):
+        return lease
+
+
 def birth_claim(request: DeliveryRequest, token: str, now: datetime, lease: float) -> Claim:
     """The claim a fresh entry is written with (`new_entry(..., claim=)`)."""
-    return Claim(request, token, 1, None, now + timedelta(seconds=lease))
+    return Claim(request, token, 1, None, now + timedelta(seconds=lease_for(request, lease)))
 
 
 def claimable(entry: dict[str, Any], now: datetime) -> bool:
@@ -193,7 +207,8 @@ class MemoryLedger:
             entry = self.entries.get(delivery_id)
             if entry is None or not claimable(entry, now):
                 return None
-            lease_until = now + timedelta(seconds=lease)
+            request = DeliveryRequest.from_dict(entry["request"])
+            lease_until = now + timedelta(seconds=lease_for(request, lease))
             claim = claim_from_entry(entry, token, lease_until)
             entry.update(claim_update(token, now, lease_until)["$set"])
             return claim

@@ -5,7 +5,7 @@
 | `TOCSIN_BROKER_URL` | unset | the broker: `redis://…` or `amqp://…` (RabbitMQ) |
 | `TOCSIN_REDIS_URL` | unset | the Redis broker (when `TOCSIN_BROKER_URL` is unset) |
 | `TOCSIN_DELIVERY_QUEUE` | `tocsin_delivery` | the broker queue of wake-ups |
-| `TOCSIN_DELIVERY_LEASE_SECONDS` | `60` | how long a claim holds an entry (keep it above 3x the longest channel timeout) |
+| `TOCSIN_DELIVERY_LEASE_SECONDS` | `30` | how long a claim holds an entry (at least 3x the entry's channel timeout) |
 | `TOCSIN_DELIVERY_WAKE_GRACE_SECONDS` | `10` | a wake-up not acted on within this is sent again by the reconciler |
 | `TOCSIN_RECONCILE_SECONDS` | `1` | how often `tocsin serve` looks for due ledger entries |
 | `TOCSIN_SMTP_URL` | unset | `smtp://user:pass@host:port[?starttls=1]` or `smtps://…` |
@@ -52,7 +52,7 @@ class DeliverySettings:
 
     broker_url: str | None = None
     queue_name: str = "tocsin_delivery"
-    lease_seconds: float = 60.0
+    lease_seconds: float = 30.0
     wake_grace_seconds: float = 10.0
     reconcile_seconds: float = 1.0
     smtp_url: str | None = None
@@ -81,7 +81,7 @@ class DeliverySettings:
         return cls(
             broker_url=env.get("TOCSIN_BROKER_URL") or env.get("TOCSIN_REDIS_URL") or None,
             queue_name=env.get("TOCSIN_DELIVERY_QUEUE") or "tocsin_delivery",
-            lease_seconds=float(env.get("TOCSIN_DELIVERY_LEASE_SECONDS") or 60.0),
+            lease_seconds=float(env.get("TOCSIN_DELIVERY_LEASE_SECONDS") or 30.0),
             wake_grace_seconds=float(env.get("TOCSIN_DELIVERY_WAKE_GRACE_SECONDS") or 10.0),
             reconcile_seconds=float(env.get("TOCSIN_RECONCILE_SECONDS") or 1.0),
             smtp_url=env.get("TOCSIN_SMTP_URL") or None,

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
 from pymongo import MongoClient, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
+from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, OperationFailure
 
 from delivery.ledger import (
     OPEN_STATES,
@@ -32,6 +32,7 @@ from delivery.ledger import (
     claim_filters,
     claim_from_entry,
     claim_update,
+    lease_for,
     new_entry,
     outcome_filter,
     outcome_update,
@@ -235,7 +236,16 @@ class MongoLedger:
             return None
         entry = self.db.deliveries.find_one({"_id": delivery_id, "claimed_by": token},
                                             {"request": 1, "attempts.attempt": 1, "first_attempt_at": 1})
-        return None if entry is None else claim_from_entry(entry, token, lease_until)
+        if entry is None:
+            return None
+        claim = claim_from_entry(entry, token, lease_until)
+        longer = lease_for(claim.request, lease)
+        if longer > lease:  # a channel with a long timeout: one more update, before sending
+            lease_until = now + timedelta(seconds=longer)
+            self.db.deliveries.update_one({"_id": delivery_id, "claimed_by": token},
+                                          {"$set": {"lease_until": lease_until, "due_at": lease_until}})
+            claim = claim_from_entry(entry, token, lease_until)
+        return claim
 
     def record(self, outcome: Outcome) -> None:
         with self._lock:
@@ -288,8 +298,14 @@ def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, l
     fresh = [e for e in unique if e["id"] not in seen]
     if not fresh:
         return
-    counter = db.counters.find_one_and_update({"_id": "events"}, {"$inc": {"n": len(fresh)}}, upsert=True,
-                                              return_document=ReturnDocument.AFTER)
+    counter = None
+    for _ in range(3):  # two processes creating the counter at once: one upsert answers nothing
+        counter = db.counters.find_one_and_update({"_id": "events"}, {"$inc": {"n": len(fresh)}}, upsert=True,
+                                                  return_document=ReturnDocument.AFTER)
+        if counter is not None:
+            break
+    if counter is None:
+        raise AutoReconnect("the event counter could not be read")  # kept and written again
     first = counter["n"] - len(fresh) + 1
     docs = [{"_id": e["id"], "seq": first + i, "time": parse_time(e["time"]), "stored_at": now, "event": e}
             for i, e in enumerate(fresh)]

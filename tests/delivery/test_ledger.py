@@ -20,7 +20,9 @@ from delivery.ledger import (
     SENT,
     MemoryLedger,
     Outcome,
+    birth_claim,
     claimable,
+    lease_for,
 )
 from delivery.events import notification_event
 from delivery.pipeline import attempt
@@ -235,7 +237,8 @@ def test_a_late_success_overrides_a_failure_recorded_meanwhile():
 
 
 def test_due_finds_lost_wake_ups_due_retries_and_expired_leases_never_final_entries():
-    fresh, retry, sending, sent, failed = (_request(n=n) for n in range(5))
+    fresh, retry, sent, failed = (_request(n=n) for n in range(4))
+    sending = one_request(WebhookChannel("quick", url="http://127.0.0.1:9/hook", timeout=1.0), id="ae-4")
     ledger = _ledger(fresh, retry, sending, sent, failed, wake_grace=10.0)
 
     c = ledger.claim(retry.id, now=T0, lease=LEASE, token="w")
@@ -362,3 +365,15 @@ def test_two_workers_never_hold_two_live_claims_and_sent_is_final(steps):
         was_sent = entry["state"] == SENT
         assert entry["state"] in (PENDING, SENDING, SENT, FAILED)
         assert sum(e["type"] == "notification.sent" for e in ledger.events) == int(was_sent)
+
+
+def test_a_long_channel_timeout_lengthens_the_lease():
+    """Three of the channel's timeouts, when that is longer than the configured lease: a
+    slow but live send is not taken over (which would send it twice)."""
+    slow = one_request(WebhookChannel("slow", url="http://127.0.0.1:9/hook", timeout=20.0), id="ae-slow")
+    fast = _request()
+    assert lease_for(slow, LEASE) == 60.0 and lease_for(fast, LEASE) == LEASE
+    ledger = _ledger(slow, fast)
+    assert ledger.claim(slow.id, now=T0, lease=LEASE, token="a").lease_until == T0 + timedelta(seconds=60)
+    assert ledger.claim(fast.id, now=T0, lease=LEASE, token="a").lease_until == T0 + timedelta(seconds=LEASE)
+    assert birth_claim(slow, "b", T0, LEASE).lease_until == T0 + timedelta(seconds=60)

@@ -17,6 +17,7 @@ from pymongo import MongoClient
 
 from delivery.ledger import CLAIM_SLACK, FAILED, PENDING, SENDING, SENT, new_entry
 from service.ledger_store import MongoLedger
+from tests.delivery.support import WebhookChannel, one_request
 from tests.delivery.test_ledger import LEASE, T0, _outcome, _request
 
 
@@ -239,3 +240,13 @@ def test_an_entry_whose_outcome_is_not_yet_written_is_not_claimed_again_here(led
     settle(ledger)
     assert _entry(ledger, request.id)["state"] == SENT
     assert ledger.claim(request.id, now=after_lease, lease=LEASE, token="b") is None  # sent: not claimable
+
+
+def test_a_claim_for_a_slow_channel_is_extended_before_anything_is_sent(ledger):
+    slow = one_request(WebhookChannel("slow", url="http://127.0.0.1:9/hook", timeout=20.0), id="ae-slow")
+    _add(ledger, slow)
+    claim = ledger.claim(slow.id, now=T0, lease=LEASE, token="a")
+    assert claim.lease_until == T0 + timedelta(seconds=60)
+    stored = _entry(ledger, slow.id)
+    assert stored["lease_until"] == stored["due_at"] == T0 + timedelta(seconds=60)
+    assert ledger.claim(slow.id, now=T0 + timedelta(seconds=LEASE + 1), lease=LEASE, token="b") is None
