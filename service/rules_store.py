@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pymongo.errors import ConnectionFailure, OperationFailure
+
 import dsl
 from delivery.secrets import Secrets
 from dsl.formatter import format_trigger
@@ -90,7 +92,10 @@ def read_directory(path: str) -> dict[str, str] | None:
     root = Path(path)
     if not root.is_dir():
         return None
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(root.glob("*.rules")) if p.is_file()}
+    # Bytes that are not UTF-8 become lone surrogates, which the language refuses with
+    # their line and column (E002), instead of a decoding error that names no place.
+    return {p.name: p.read_text(encoding="utf-8", errors="surrogateescape")
+            for p in sorted(root.glob("*.rules")) if p.is_file()}
 
 
 class RulesStore:
@@ -138,15 +143,31 @@ class RulesStore:
         self.active = ActiveRules(version, dict(files), ruleset, now)
         return Outcome(True, version, diagnostics, changed=True)
 
-    async def _record(self, at: datetime, ok: bool, diagnostics: list) -> None:
+    async def _record(self, at: datetime, ok: bool, diagnostics: list, error: str | None = None) -> None:
         last = {"ok": ok, "at": at, "diagnostics": [d.to_dict() for d in diagnostics]}
+        if error is not None:
+            last["error"] = error
         await self.db.rulesets.update_one({"_id": "state"}, {"$set": {"last_reload": last}}, upsert=True)
 
     async def reload_directory(self) -> Outcome | None:
-        """Re-read `TOCSIN_RULES_DIR`; None when there is no such directory."""
+        """Re-read `TOCSIN_RULES_DIR`; None when there is no such directory. Whatever the
+        files hold, the active set stays unless the new one loads: a failure (even a bug
+        in the front end) is recorded in `last_reload` with `ok: false`."""
         if not self.rules_dir:
             return None
-        files = read_directory(self.rules_dir)
+        try:
+            return await self._reload_directory(self.rules_dir)
+        except (ConnectionFailure, OperationFailure):
+            raise  # the database: the caller's to handle, as for any other write
+        except Exception as exc:
+            log.exception("loading the rules in %s failed; version %s stays active", self.rules_dir,
+                          self.active.version)
+            await self._record(datetime.now(timezone.utc), False, [],
+                               error=f"loading the rules failed ({type(exc).__name__}); the service log has details")
+            return Outcome(False, self.active.version)
+
+    async def _reload_directory(self, path: str) -> Outcome | None:
+        files = read_directory(path)
         if files is None:
             return None
         await self.refresh()

@@ -16,6 +16,7 @@ from watchfiles import awatch
 
 from service.rules_store import read_directory
 
+MAX_LOGGED = 20  # diagnostics logged per failed reload; last_reload has them all
 log = logging.getLogger("tocsin.service")
 
 RESCAN_MS = 2000
@@ -52,4 +53,7 @@ async def _reload(runtime: Any, root: str) -> None:
         log.info("rules reloaded from %s: version %s", root, outcome.version)
         runtime.rules_changed()
     else:
-        log.warning("rules in %s have errors; version %s stays active", root, outcome.version)
+        errors = [d for d in outcome.diagnostics if d.is_error]
+        log.warning("rules in %s have %d error(s); version %s stays active", root, len(errors), outcome.version)
+        for d in errors[:MAX_LOGGED]:
+            log.warning("%s:%s:%s: %s %s", d.span.file, d.span.line, d.span.column, d.code, d.message)

@@ -140,3 +140,30 @@ async def test_a_reload_logs_each_secret_that_is_not_set(rules_dir, client, monk
     assert logged == ["hooks.rules:1:52: secret `TOCSIN_TEST_HOOK_PATH` is not set where the service runs: "
                       "a template using it falls back to the standard text, a URL or routing key fails "
                       "the delivery"]
+
+
+async def test_a_file_that_is_not_utf8_is_refused_at_the_bad_byte(rules_dir, client):
+    (rules_dir / "main.rules").write_bytes(GOOD.encode() + b"# caf\xe9 au lait\n")
+    body = (await client.post("/v1/rules/reload")).json()
+    assert body["ok"] is False and body["version"] == 1
+    (bad,) = [d for d in body["last_reload"]["diagnostics"] if d["severity"] == "error"]
+    assert (bad["file"], bad["line"], bad["column"]) == ("main.rules", 2, 6)
+    assert (await client.get("/v1/rules/main.rules")).text == GOOD
+
+
+async def test_a_reload_that_fails_inside_the_front_end_keeps_the_set_and_says_so(rules_dir, client, monkeypatch):
+    """Defence in depth: even a bug in the language front end leaves the active set and
+    records `ok: false` (it once raised, and `last_reload` stayed `ok: true`)."""
+    import dsl
+
+    def broken(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    (rules_dir / "main.rules").write_text(GOOD.replace("failures", "changed"))
+    monkeypatch.setattr(dsl, "load", broken)
+    r = await client.post("/v1/rules/reload")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is False and body["version"] == 1
+    assert body["last_reload"]["ok"] is False and "RecursionError" in body["last_reload"]["error"]
+    assert (await client.get("/v1/rules/main.rules")).text == GOOD
