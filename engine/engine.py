@@ -29,6 +29,7 @@ from engine.timers import TimerQueue
 from engine.triggers import Runtime, make_runtime
 
 MAX_CAUSAL_DEPTH = 3
+RELOADED_BY = "rules reload"  # `resolved_by` of the alerts a reload closes silently
 
 
 def signature(mdef: MonitorDef) -> str:
@@ -103,7 +104,7 @@ class Engine:
             if alert.monitor == name and alert.status in (FIRING, PENDING):
                 alert.status = RESOLVED_STATUS if alert.fired_at else INACTIVE
                 alert.resolved_at = now if alert.fired_at else alert.resolved_at
-                alert.resolved_by, alert.pending_since, alert.muted_kind = "rules reload", None, None
+                alert.resolved_by, alert.pending_since, alert.muted_kind = RELOADED_BY, None, None
                 self.store.put(alert)
 
     # ------------------------------------------------------------ evaluation

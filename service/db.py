@@ -14,6 +14,7 @@ Collections (design.md § Storage, plus two small ones of the service's own):
 | `snapshots` | engine snapshots in compressed chunks (service/lease.py) | |
 | `counters` | the `events` sequence counter | |
 | `commands` | acknowledge / clear requests waiting for the evaluator | `applied` |
+| `monitor_errors` | quarantined monitors, one document per monitor name (service/monitor_errors.py) | |
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Database:
     snapshots = _collection("snapshots")
     counters = _collection("counters")
     commands = _collection("commands")
+    monitor_errors = _collection("monitor_errors")
 
     async def ensure_indexes(self, retention: timedelta) -> None:
         """Create every index (idempotent); the TTL follows `TOCSIN_RETENTION`."""

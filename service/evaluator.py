@@ -11,6 +11,13 @@ Rebuild on start (or when the lease moves here): the engine is restored from the
 checkpoint's snapshot and reading resumes at its `seq`; events after it are evaluated
 again, and the alert events they regenerate have the same deterministic ids, so the
 unique index drops them. Without a checkpoint every retained event is replayed.
+
+Isolation: a monitor whose evaluation raises is quarantined by the engine
+(engine/faults.py), one whose output cannot be stored by `_record` (service/unstorable.py);
+either way the others go on, and the fault is recorded, announced as a `monitor.error`
+event and counted (service/monitor_errors.py) before the next checkpoint. Only a failing
+database (or a bug outside every monitor) fails a round: the loop logs it, waits a tick
+and rebuilds, as it always did.
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.engine import RELOADED_BY
+from engine.events import from_ms
+from engine.model import rfc3339
+from service import monitor_errors
 from service.lease import Lease
 from service.outbox import Outbox
 from service.partitions import Partition
 from service.seq_reader import SeqReader
+from service.unstorable import is_storage_failure, scrub, unstorable
 
 log = logging.getLogger("tocsin.evaluator")
 
@@ -108,6 +120,9 @@ class Evaluator:
         else:
             self.engine = Engine(ruleset, now=now, **options)
         self.engine.drain_changes()  # restored alerts are already stored
+        # The engine's quarantines are the truth now (a reload while nobody owned these
+        # monitors may have released some); faults met again in replay are recorded anew.
+        await monitor_errors.keep_only(self.db, [m.name for m in ruleset.monitors], self.engine.faults)
         self.rules_version = self.runtime.rules.active.version
         self.reader = SeqReader.from_checkpoint(self.db, checkpoint, grace_seconds=self.config.gap_grace_seconds,
                                                 recheck_seconds=self.config.gap_recheck_seconds)
@@ -120,9 +135,11 @@ class Evaluator:
     async def _follow_rules(self, now: datetime) -> None:
         active = self.runtime.rules.active
         if active.version != self.rules_version:
+            quarantined = set(self.engine.faults)
             out = self.engine.reload(self.partition.ruleset(active.ruleset), now=now)
             self.rules_version = active.version
             self._dirty = True
+            await monitor_errors.release(self.db, quarantined - set(self.engine.faults))
             await self._persist(out or [])
 
     async def _evaluate_events(self) -> None:
@@ -146,8 +163,49 @@ class Evaluator:
     async def _persist(self, alert_events: list) -> None:
         changed = self.engine.drain_changes()
         if changed or alert_events:
-            await self.outbox.record(alert_events, self.runtime.rules.active.ruleset, changed)
+            await self._record(alert_events, changed)
             self._dirty = True
+        await self._report_faults()
+
+    async def _record(self, alert_events: list, changed: list) -> None:
+        """Write a round; a value that cannot be stored quarantines the monitors that made
+        it and the rest is written (service/unstorable.py)."""
+        ruleset = self.runtime.rules.active.ruleset
+        try:
+            await self.outbox.record(alert_events, ruleset, changed)
+            return
+        except Exception as exc:
+            if is_storage_failure(exc):
+                raise
+            closed = [a for a in changed if a.resolved_by == RELOADED_BY]
+            for alert in closed:
+                scrub(alert)  # a released monitor's remains: no fault of the new text
+            bad = unstorable(alert_events, [a for a in changed if a.resolved_by != RELOADED_BY], ruleset,
+                             public_url=self.config.base_url)
+            if not bad and not closed:
+                raise
+        for monitor, (error, event) in bad.items():
+            self.engine.quarantine(monitor, error, stage="store", event=event)
+        await self.outbox.record([ae for ae in alert_events if ae.monitor not in bad], ruleset,
+                                 [a for a in changed if a.monitor not in bad])
+
+    async def _report_faults(self) -> None:
+        """Record, announce, count and log the monitors quarantined since the last call."""
+        faults = self.engine.drain_faults()
+        if not faults:
+            return
+        announced = []
+        for fault in faults:
+            cm = self.engine.monitors.get(fault.monitor)
+            self.metrics.monitor_errors.labels(fault.monitor).inc()
+            log.error("monitor %r quarantined, the others go on (%s at %s, event %s): %s%s", fault.monitor,
+                      fault.stage, rfc3339(from_ms(fault.at_ms)), fault.event_id, fault.error,
+                      f"\n{fault.trace}" if fault.trace else "")
+            event = monitor_errors.error_event(fault, file=cm.file if cm else None, line=cm.line if cm else None)
+            announced.append((fault, event))
+        await monitor_errors.record(self.db, announced)
+        self.runtime.notify_events()  # the `monitor.error` events are for monitors too
+        self._dirty = True
 
     def _command_filter(self) -> dict[str, Any]:
         """This partition's unapplied commands: those for its monitors; the first partition

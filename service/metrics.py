@@ -43,6 +43,10 @@ class Metrics:
             registry=r,
         )
         self.alert_events = Counter("tocsin_alert_events", "Alert events written", ["kind"], registry=r)
+        # `_total` is added by the client: tocsin_monitor_errors_total{monitor}
+        self.monitor_errors = Counter("tocsin_monitor_errors",
+                                      "Monitors this process quarantined after an evaluation error",
+                                      ["monitor"], registry=r)
         self.alerts = Gauge("tocsin_alerts", "Alerts by state", ["state"], registry=r)
         self.deliveries = Gauge("tocsin_deliveries", "Delivery ledger entries by state", ["state"], registry=r)
         self.oldest_pending = Gauge("tocsin_delivery_oldest_open_seconds",

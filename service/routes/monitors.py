@@ -1,4 +1,10 @@
-"""`GET /v1/monitors`: the active rule set's monitors with their open alerts."""
+"""`GET /v1/monitors`: the active rule set's monitors with their open alerts and status.
+
+`status` is `error` for a monitor the evaluator quarantined (its evaluation raised, or
+its output could not be stored; `error` says what, when and on which event), `disabled`
+for one with `disabled`, else `ok`. Quarantines are read from the database
+(service/monitor_errors.py), so every replica answers the same.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from sanic.response import json as json_response
 
 from dsl import ast as A
 from dsl.formatter import format_trigger
+from engine.engine import signature
+from service import monitor_errors
 from service.routes.paging import page_of_list
 
 bp = Blueprint("monitors", url_prefix="/v1")
@@ -24,8 +32,9 @@ def _targets(monitor: A.Monitor) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def summary(m: Any, open_alerts: int) -> dict[str, Any]:
+def summary(m: Any, open_alerts: int, error: dict[str, Any] | None = None) -> dict[str, Any]:
     severity = m.monitor.clause(A.SeverityClause)
+    disabled = m.monitor.clause(A.DisabledClause) is not None
     return {
         "name": m.name,
         "file": m.file,
@@ -33,8 +42,10 @@ def summary(m: Any, open_alerts: int) -> dict[str, Any]:
         "trigger": format_trigger(m.monitor.trigger),
         "severity": severity.level if severity else "error",
         "targets": _targets(m.monitor),
-        "disabled": m.monitor.clause(A.DisabledClause) is not None,
+        "disabled": disabled,
         "open_alerts": open_alerts,
+        "status": "error" if error else "disabled" if disabled else "ok",
+        "error": error,
     }
 
 
@@ -47,5 +58,7 @@ async def list_monitors(request: Request) -> HTTPResponse:
                 {"$group": {"_id": "$monitor", "n": {"$sum": 1}}}]
     async for row in await request.app.ctx.db.alerts.aggregate(pipeline):
         counts[row["_id"]] = row["n"]
-    rows = [summary(m, counts.get(m.name, 0)) for m in store.active.ruleset.monitors]
+    errors = await monitor_errors.current(request.app.ctx.db)
+    rows = [summary(m, counts.get(m.name, 0), monitor_errors.shown(errors.get(m.name), signature(m)))
+            for m in store.active.ruleset.monitors]
     return json_response(page_of_list(request, rows))
