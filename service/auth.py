@@ -4,6 +4,10 @@ Without keys the service is loopback-only (enforced at bind time, `Config.bind_e
 and every request passes. With keys, every request but `/healthz` needs
 `Authorization: Bearer <key>`: 401 without a valid key, 403 outside its scope. Keys are
 compared in constant time and never logged.
+
+The scheme name is matched case-insensitively (`bearer`, `BEARER`), as RFC 9110 § 11.1
+says of every authentication scheme, and may be followed by more than one space; the
+key itself is compared exactly.
 """
 
 from __future__ import annotations
@@ -20,11 +24,20 @@ OPEN_PATHS = frozenset({"/healthz"})
 INGEST_ROUTES = frozenset({("POST", "/v1/events")})
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer …` header, else None."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip(" ") or None
+
+
 def scope_of(header: str | None, keys: tuple[ApiKey, ...]) -> str | None:
     """The scope of the bearer key in `header`, or None; every key is compared."""
-    if not header or not header.startswith("Bearer "):
+    token = bearer_token(header)
+    if token is None:
         return None
-    presented = header[len("Bearer "):].strip().encode()
+    presented = token.encode()
     found = None
     for k in keys:  # no early exit: the time taken does not depend on which key matched
         if hmac.compare_digest(presented, k.key.encode()):

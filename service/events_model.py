@@ -6,16 +6,25 @@
 the request body: `/0/execution/duration` in a batch, `/execution/duration` for a single
 object. `events` are the envelopes to store: as sent, with `time` normalized to RFC 3339
 UTC (the receive time when absent).
+
+Times (`time`, `execution.started_at`) are RFC 3339 text, as events.md asks: a full
+date, `T` (or `t`, or a space, which RFC 3339 § 5.6 allows for readability), a time with
+seconds and optional fraction, and `Z` or a `±hh:mm` offset. Pydantic alone would also
+take Unix seconds (`1700000000`, or as a string), times without seconds and `+0100`;
+a client sending those most likely means something else (milliseconds, local time), so
+they are a 422 at the field's path rather than a guess.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from engine.model import EARLIEST, LATEST, rfc3339
 
@@ -29,6 +38,19 @@ TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _Strict = ConfigDict(extra="forbid", strict=True)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Let only RFC 3339 text on to pydantic's datetime parsing (see the module doc)."""
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "rfc3339", "must be an RFC 3339 timestamp with an offset, such as 2026-11-22T07:30:00Z")
+
+
+# strict=False: the model is strict, and a strict datetime takes no text at all.
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), Field(strict=False)]
 
 
 class Instance(BaseModel):
@@ -49,7 +71,7 @@ class Execution(BaseModel):
     duration: Annotated[float, Field(ge=0, strict=False, allow_inf_nan=False)] | None = None
     attempt: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
     will_retry: bool | None = None
-    started_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
+    started_at: Rfc3339 | None = None
 
 
 class Connection(BaseModel):
@@ -64,7 +86,7 @@ class Event(BaseModel):
     model_config = _Strict
     id: Annotated[str, Field(min_length=1, max_length=200)]
     type: Annotated[str, Field(max_length=100, pattern=TYPE_PATTERN)]
-    time: Annotated[AwareDatetime, Field(strict=False)] | None = None
+    time: Rfc3339 | None = None
     source: str | None = None
     instance: Instance | None = None
     customer: Customer | None = None

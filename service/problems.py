@@ -53,6 +53,13 @@ class Problem(Exception):
         self.status, self.detail, self.errors = status, detail, errors
 
 
+def invalid(detail: str, path: str, message: str) -> Problem:
+    """A 422 about one value, shaped as every 422 is (api.md): `errors[]` of
+    `{index, path, message}`. `path` is a JSON Pointer into the body (`/files`) or, for
+    a query parameter, its name (`cursor`, `limit`)."""
+    return Problem(422, detail, errors=[{"index": 0, "path": path, "message": message}])
+
+
 def install(app: Sanic) -> None:
     """Route every exception through `problem()`."""
 

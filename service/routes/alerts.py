@@ -21,8 +21,8 @@ from engine.model import rfc3339
 from service.config import parse_duration
 from service.event_store import LOOKUP_CHUNK, parse_time
 from service.problems import Problem
-from service.json_body import media_type, parse_json
-from service.routes.paging import decode, encode, limit_of, page_after
+from service.json_body import media_type, read_json
+from service.routes.paging import decode, encode, invalid_cursor, limit_of, page_after
 
 bp = Blueprint("alerts", url_prefix="/v1/alerts")
 
@@ -65,11 +65,11 @@ async def list_alerts(request: Request) -> HTTPResponse:
     if cursor:
         pos = decode(cursor)
         if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(p, str) for p in pos)):
-            raise Problem(422, "invalid cursor")
+            raise invalid_cursor()
         try:
             at = parse_time(pos[0])
-        except ValueError as exc:
-            raise Problem(422, "invalid cursor") from exc
+        except (ValueError, OverflowError) as exc:  # year 1 at +01:00 overflows in UTC
+            raise invalid_cursor() from exc
         query["$or"] = [{"sort_at": {"$lt": at}}, {"sort_at": at, "_id": {"$lt": pos[1]}}]
     docs = [d async for d in request.app.ctx.db.alerts.find(query).sort([("sort_at", -1), ("_id", -1)]).limit(limit + 1)]
     more = len(docs) > limit
@@ -161,9 +161,7 @@ def _by_comment(request: Request) -> tuple[str | None, str | None]:
         return None, None
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json {\"by\", \"comment\"}")
-    body, bad = parse_json(request)
-    if bad:
-        raise Problem(400, "the body is not JSON")
+    body = read_json(request)
     if not isinstance(body, dict):
         raise Problem(422, "expected an object", errors=[{"index": 0, "path": "", "message": "not an object"}])
     errors = [{"index": 0, "path": f"/{k}", "message": "must be a string"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 from sanic import Blueprint
@@ -12,6 +11,7 @@ from sanic.response import json as json_response
 
 from service.event_store import EventWriter
 from service.events_model import TooLarge, cloudevent_errors, from_cloudevent, validate_batch
+from service.json_body import media_type, parse_json
 from service.problems import problem
 
 bp = Blueprint("events", url_prefix="/v1")
@@ -19,18 +19,6 @@ bp = Blueprint("events", url_prefix="/v1")
 JSON = "application/json"
 CE = "application/cloudevents+json"
 CE_BATCH = "application/cloudevents-batch+json"
-
-
-def media_type(request: Request) -> str:
-    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-
-
-def parse_json(request: Request) -> tuple[object, HTTPResponse | None]:
-    """The JSON body, or a 400 problem."""
-    try:
-        return json.loads(request.body), None
-    except (ValueError, UnicodeDecodeError) as exc:
-        return None, problem(400, f"the body is not JSON: {exc}")
 
 
 def _items(body: object, kind: str) -> tuple[list, bool, list[dict]]:
@@ -63,7 +51,8 @@ async def post_events(request: Request) -> HTTPResponse:
     if kind not in (JSON, CE, CE_BATCH):
         metrics.events_rejected.inc()
         return problem(415, f"send {JSON}, {CE} or {CE_BATCH}")
-    body, bad = parse_json(request)
+    # NaN, Infinity and unpaired surrogates are answered 422 with their path by validation.
+    body, bad = parse_json(request, values_checked=True)
     if bad:
         metrics.events_rejected.inc()
         return bad

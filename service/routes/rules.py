@@ -9,7 +9,7 @@ from sanic.response import json as json_response
 
 import dsl
 from service.problems import Problem
-from service.json_body import media_type, parse_json
+from service.json_body import media_type, read_json
 from service.rules_store import FILE_NAME, errors_of, monitor_rows, template_environment
 
 bp = Blueprint("rules", url_prefix="/v1/rules")
@@ -26,9 +26,7 @@ def body_files(request: Request) -> dict[str, str]:
             raise Problem(400, "rule text must be UTF-8") from exc
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json {\"files\": {...}} or text/plain")
-    body, bad = parse_json(request)
-    if bad:
-        raise Problem(400, "the body is not JSON")
+    body = read_json(request)
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise Problem(422, "expected {\"files\": {\"name.rules\": \"text\", ...}}",
