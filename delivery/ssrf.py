@@ -5,6 +5,16 @@ services 169.254.169.254 and fd00:ec2::254), known metadata host names, unspecif
 multicast addresses. With `TOCSIN_WEBHOOK_DENY_PRIVATE=1` also loopback, private
 (10/8, 172.16/12, 192.168/16, fc00::/7), shared (100.64/10) and reserved ranges.
 
+IPv6 addresses that carry an IPv4 address reach that IPv4 host, so the IPv4 address
+is judged by the same policy (`embedded_ipv4`): IPv4-mapped `::ffff:0:0/96`, SIIT's
+`::ffff:0:0:0/96`, the deprecated IPv4-compatible `::/96`, NAT64's well-known
+`64:ff9b::/96` and local-use `64:ff9b:1::/48` (the IPv4 address in the last 32 bits,
+as a /96 prefix places it) are only another spelling of it, so only the IPv4 address
+is judged (NAT64 to a public address stays allowed under deny-private); 6to4
+`2002::/16` and Teredo `2001::/32` tunnel to it through a relay, so the IPv6 address
+is judged as well, and for Teredo both the client and the server address. A 6to4
+address of 127.0.0.1 or 10.x is private; one of 169.254.169.254 is always refused.
+
 `resolve_checked()` is called by `delivery.transport` when it opens a connection: it
 resolves the host name, checks every resolved address, and the transport connects to a
 checked address itself, so a DNS answer cannot change between check and connection.
@@ -27,6 +37,10 @@ METADATA_HOSTS = frozenset({
     "metadata.google.internal", "metadata.goog", "metadata", "instance-data",
     "instance-data.ec2.internal", "metadata.azure.com", "metadata.packet.net",
 })
+# IPv6 prefixes whose last 32 bits are an IPv4 address the traffic goes to.
+_IPV4_IN_LAST_32_BITS = tuple(ipaddress.ip_network(n) for n in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96",
+))
 _ALWAYS_REFUSED_NETS = tuple(ipaddress.ip_network(n) for n in (
     "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8", "::/128",
     "224.0.0.0/4", "ff00::/8", "100.100.100.200/32",  # Alibaba Cloud metadata
@@ -41,8 +55,17 @@ class AddressPolicy:
 
     def refusal(self, ip: IPAddress) -> str | None:
         """Why `ip` is refused, or None when a connection to it is allowed."""
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv6Address):
+            carried, tunnelled = embedded_ipv4(ip)
+            for inner in carried:
+                reason = self._own_refusal(inner)
+                if reason:
+                    return f"{ip} carries {inner}, and {reason}"
+            if carried and not tunnelled:
+                return None
+        return self._own_refusal(ip)
+
+    def _own_refusal(self, ip: IPAddress) -> str | None:
         if any(ip in net for net in _ALWAYS_REFUSED_NETS if net.version == ip.version):
             return f"{ip} is link-local, metadata or otherwise unroutable"
         if self.deny_private and (
@@ -67,6 +90,21 @@ class AddressPolicy:
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[tuple[ipaddress.IPv4Address, ...], bool]:
+    """(the IPv4 addresses `ip` carries, tunnelled?): tunnelled (6to4, Teredo) means the
+    IPv6 address is a route of its own besides; otherwise it only spells the IPv4 one."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,), False
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,), True
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return (client, server), True
+    if int(ip) > 1 and any(ip in net for net in _IPV4_IN_LAST_32_BITS):  # not :: or ::1
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF),), False
+    return (), False
 
 
 def system_resolver(host: str, port: int) -> list[str]:

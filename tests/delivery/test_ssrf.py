@@ -34,6 +34,56 @@ def test_public_address_allowed():
     assert AddressPolicy(deny_private=True).refusal(ipaddress.ip_address("93.184.216.34")) is None
 
 
+# IPv6 addresses that carry an IPv4 address: the IPv4 one is judged (issue 12).
+# Teredo: server 65.54.227.120, client = the last 32 bits inverted (RFC 4380).
+def teredo(client: str) -> str:
+    inverted = int(ipaddress.IPv4Address(client)) ^ 0xFFFF_FFFF
+    return f"2001:0:4136:e378:8000:63bf:{inverted >> 16:x}:{inverted & 0xFFFF:x}"
+
+
+CARRYING_METADATA = ["2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+                     teredo("169.254.169.254"), "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe",
+                     "::169.254.169.254", "::ffff:0:169.254.169.254", "2002:6464:64c8::"]  # 100.100.100.200
+CARRYING_PRIVATE = ["2002:7f00:1::1", "2002:a01:203::", "2002:c0a8:101::1", "2002:ac10:1::",  # 127/8 10/8 192.168/16 172.16/12
+                    "2002:6440:1::", teredo("127.0.0.1"), teredo("10.1.2.3"), "64:ff9b::7f00:1",
+                    "64:ff9b::a01:203", "::ffff:0:10.1.2.3"]
+CARRYING_PUBLIC = ["2002:5db8:d822::1", "64:ff9b::5db8:d822", "::ffff:93.184.216.34"]
+
+
+@pytest.mark.parametrize("ip", CARRYING_METADATA)
+def test_ipv6_carrying_a_metadata_address_is_always_refused(ip):
+    for policy in (AddressPolicy(), AddressPolicy(deny_private=True)):
+        reason = policy.refusal(ipaddress.ip_address(ip))
+        assert reason and "carries" in reason, ip
+
+
+@pytest.mark.parametrize("ip", CARRYING_PRIVATE)
+def test_ipv6_carrying_a_private_address_is_private(ip):
+    assert AddressPolicy().refusal(ipaddress.ip_address(ip)) is None
+    reason = AddressPolicy(deny_private=True).refusal(ipaddress.ip_address(ip))
+    assert reason and "carries" in reason and "TOCSIN_WEBHOOK_DENY_PRIVATE" in reason
+
+
+@pytest.mark.parametrize("ip", CARRYING_PUBLIC)
+def test_ipv6_carrying_a_public_address_is_allowed(ip):
+    """NAT64 and IPv4-mapped spell the IPv4 address: a public one stays reachable, even
+    with deny-private (Python calls 64:ff9b::/96 reserved, which would refuse every
+    webhook of an IPv6-only host behind NAT64)."""
+    assert AddressPolicy(deny_private=True).refusal(ipaddress.ip_address(ip)) is None
+
+
+def test_teredo_is_decoded_as_its_client():
+    assert teredo("169.254.169.254") == "2001:0:4136:e378:8000:63bf:5601:5601"
+    assert ipaddress.ip_address(teredo("10.1.2.3")).teredo[1] == ipaddress.IPv4Address("10.1.2.3")
+
+
+def test_loopback_and_unspecified_ipv6_keep_their_meaning():
+    """`::1` and `::` sit in the IPv4-compatible range but carry no IPv4 address."""
+    assert AddressPolicy().refusal(ipaddress.ip_address("::1")) is None
+    assert "TOCSIN_WEBHOOK_DENY_PRIVATE" in AddressPolicy(deny_private=True).refusal(ipaddress.ip_address("::1"))
+    assert AddressPolicy().refusal(ipaddress.ip_address("::"))
+
+
 def _client(policy: AddressPolicy, answers: dict[str, list[str]], seen: list[str]) -> httpx.Client:
     def resolve(host: str, port: int) -> list[str]:
         seen.append(host)
@@ -54,6 +104,16 @@ def test_name_with_one_bad_answer_is_refused():
     client = _client(AddressPolicy(), {"mixed.example.com": ["93.184.216.34", "fd00:ec2::254"]}, [])
     with pytest.raises(AddressRefused):
         client.get("http://mixed.example.com/")
+
+
+def test_name_resolving_to_a_6to4_of_metadata_is_refused_at_connect_time():
+    seen: list[str] = []
+    client = _client(AddressPolicy(), {"hooks.example.com": ["2002:a9fe:a9fe::1"]}, seen)
+    with pytest.raises(AddressRefused, match="carries 169.254.169.254"):
+        client.get("http://hooks.example.com/x")
+    with pytest.raises(AddressRefused, match="carries 169.254.169.254"):
+        client.get("http://[2002:a9fe:a9fe::1]/x")  # a literal, refused before any lookup
+    assert seen == ["hooks.example.com"]
 
 
 def test_metadata_host_name_refused_before_any_lookup():
