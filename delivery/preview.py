@@ -121,14 +121,14 @@ class DeadlineRenderer(Renderer):
     def out_of_time(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def render(self, source: str, context: dict[str, Any], *, where: str) -> str:
+    def render(self, source: str, context: dict[str, Any], *, where: str, url: bool = False) -> str:
         # Plain text (no `{`, no `$`) is returned as is by `Renderer.render`: it costs nothing.
         if self._deadline is not None and ("{" in source or "$" in source):
             left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TemplateError(f"{where}: not rendered: the preview's time budget ran out")
             self.max_seconds = min(self._per_template, left)
-        return super().render(source, context, where=where)
+        return super().render(source, context, where=where, url=url)
 
 
 def _no_resolver(host: str, port: int) -> list[str]:

@@ -13,7 +13,8 @@ template that cannot render never stops the delivery: `render(…, fallback=…)
 the fallback (the channel's standard text) and notes a render warning (`where: reason`,
 secrets redacted) in `render_warnings`, which the pipeline records on the ledger entry.
 Only the destination can fail a delivery: `destination(…)` renders a URL or routing
-key and raises `TemplateError` when there is none to send to.
+key and raises `TemplateError` when there is none to send to; `destination(…, url=True)`
+percent-encodes the values printed into a URL (`delivery.url_template`).
 """
 
 from __future__ import annotations
@@ -148,10 +149,10 @@ class SendContext:
             self.warn(f"{exc}; {instead}")
             return fallback
 
-    def destination(self, source: str, *, where: str) -> str:
-        """A URL or routing key: without one there is nowhere to send, so a template
-        that cannot render (or renders blank) fails the delivery."""
-        value = self.render(source, where=where).strip()
+    def destination(self, source: str, *, where: str, url: bool = False) -> str:
+        """A URL (`url=True`) or routing key: without one there is nowhere to send, so a
+        template that cannot render (or renders blank) fails the delivery."""
+        value = self.runtime.renderer.render(source, self.context, where=where, url=url).strip()
         if not value:
             raise TemplateError(f"{where}: rendered empty; nowhere to send")
         return value

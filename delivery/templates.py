@@ -17,6 +17,8 @@ message never quotes a value. `SendContext` turns those into fallbacks and rende
 warnings. `finite_json()` makes any JSON value encodable as strict JSON.
 The variables and fields of the context are the checker's (`dsl.catalog`), and so is
 the check-time lint of templates (`dsl.template_check`).
+A URL template (`render(…, url=True)`) percent-encodes every printed value as data
+(`delivery.url_template`), so event data cannot change where a request goes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from jinja2.sandbox import SecurityError
 from delivery.errors import SecretMissing, TemplateError
 from delivery.sandbox import RenderLimit, Sandbox
 from delivery.sandbox_filters import bounded
+from delivery.url_template import URL_PART, quote_printed_values, url_part
 from dsl.catalog import PRISMATIC_VARIABLES
 
 # Longest first, so `$INSTANCE_ID` is not read as `$INSTANCE` + "_ID".
@@ -106,6 +109,7 @@ def lenient_sandbox() -> Sandbox:
     env.undefined = LenientUndefined
     env.finalize = _finalize
     env.filters["default"] = env.filters["d"] = bounded("default", default_filter)
+    env.globals[URL_PART] = url_part
     return env
 
 
@@ -118,16 +122,19 @@ class Renderer:
         self._env = lenient_sandbox()
         self._compile = lru_cache(maxsize=2048)(self._compile_uncached)
 
-    def _compile_uncached(self, source: str) -> jinja2.Template:
+    def _compile_uncached(self, source: str, url: bool = False) -> jinja2.Template:
         tree = self._env.bounded_parse(substitute_prismatic(source))
+        if url:
+            tree = quote_printed_values(tree)
         return self._env.from_string(tree)
 
-    def render(self, source: str, context: dict[str, Any], *, where: str) -> str:
-        """Render one template string; plain text without `{` or `$` is returned as is."""
+    def render(self, source: str, context: dict[str, Any], *, where: str, url: bool = False) -> str:
+        """Render one template string; plain text without `{` or `$` is returned as is.
+        `url=True`: a URL template, whose printed values are percent-encoded as data."""
         if "{" not in source and "$" not in source:
             return source
         try:
-            template = self._compile(source)
+            template = self._compile(source, url)
             return clean_text(self._env.render(
                 template, context, max_bytes=self.max_bytes, max_seconds=self.max_seconds
             ))

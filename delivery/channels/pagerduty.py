@@ -62,7 +62,7 @@ def _payload(doc: dict[str, Any], event: dict[str, Any], facts: dict[str, str], 
 @channel("pagerduty", config=PagerDutyChannel)
 def send_pagerduty(request: DeliveryRequest, config: PagerDutyChannel, ctx: SendContext) -> httpx.Response:
     routing_key = ctx.destination(config.routing_key, where="routing_key")
-    url = ctx.destination(config.url, where="url")
+    url = ctx.destination(config.url, where="url", url=True)
     body = event_body(request, routing_key, ctx)
     return ctx.runtime.rules_http.post(
         url, content=ctx.json_body(body, where="body").encode(), timeout=config.timeout,

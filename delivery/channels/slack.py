@@ -20,7 +20,7 @@ from dsl.ruleset import SlackChannel
 
 @channel("slack", config=SlackChannel)
 def send_slack(request: DeliveryRequest, config: SlackChannel, ctx: SendContext) -> httpx.Response:
-    url = ctx.destination(config.url, where="url")
+    url = ctx.destination(config.url, where="url", url=True)
     text = ctx.render(config.text, where="text", fallback=ctx.message) if config.text else ""
     body: dict[str, Any] = {"text": text if text.strip() else ctx.message}
     if config.blocks is not None:

@@ -64,7 +64,7 @@ def json_body(value: Any) -> str:
 
 @channel("webhook", config=WebhookChannel)
 def send_webhook(request: DeliveryRequest, config: WebhookChannel, ctx: SendContext) -> httpx.Response:
-    url = ctx.destination(config.url, where="url")
+    url = ctx.destination(config.url, where="url", url=True)
     headers: dict[str, str] = {}
     for name, template in config.headers:
         value = ctx.render(template, where=f"header {name}", fallback=None,
