@@ -130,6 +130,9 @@ class ToAst(Transformer):
     def _shallow(self, expr):
         """`expr`, unless its tree nests deeper than `MAX_NESTING` (then E003: the
         declaration is dropped, so no later stage walks such a tree)."""
+        span = expr.span
+        if span[1] == span[3] and span[4] - span[2] <= MAX_NESTING:
+            return expr  # each level takes a token, so one short line cannot be too deep
         deep = precedence.too_deep(expr)
         if deep is not None:
             raise DeclarationError(error(
