@@ -14,9 +14,12 @@ from dsl.diagnostics import Diagnostic
 
 def render(d: Diagnostic, source: str | None) -> str:
     """One diagnostic; `source` is its file's text (None: no source lines shown)."""
+    return _render(d, source.splitlines() if source is not None else [])
+
+
+def _render(d: Diagnostic, text_lines: list[str]) -> str:
     s = d.span
     lines = [f"{s.file}:{s.line}:{s.column}: {d.severity} {d.code}: {d.message}"]
-    text_lines = source.splitlines() if source is not None else []
     if 1 <= s.line <= len(text_lines):
         line = text_lines[s.line - 1]
         number = str(s.line)
@@ -33,8 +36,17 @@ def render(d: Diagnostic, source: str | None) -> str:
 
 
 def render_all(diagnostics: list[Diagnostic], sources: dict[str, str]) -> str:
-    """Every diagnostic, blank-line separated, in the given order."""
-    return "\n\n".join(render(d, sources.get(d.span.file)) for d in diagnostics)
+    """Every diagnostic, blank-line separated, in the given order (each file's text is
+    split into lines once: a file with thousands of errors stays linear)."""
+    split: dict[str, list[str]] = {}
+    out = []
+    for d in diagnostics:
+        file = d.span.file
+        if file not in split:
+            source = sources.get(file)
+            split[file] = source.splitlines() if source is not None else []
+        out.append(_render(d, split[file]))
+    return "\n\n".join(out)
 
 
 def summary(diagnostics: list[Diagnostic], files: int) -> str:
