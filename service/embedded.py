@@ -21,18 +21,28 @@ Settings (why: docs/performance.md § Embedded database settings):
 - standalone (no replica set, so no oplog write per document): Tocsin uses neither
   change streams nor transactions.
 - test commands (`configureFailPoint`) off, as on mongod.
+- reachable by this service only: SecantusDB listens on a loopback TCP port (it has no
+  Unix socket), which any local user can connect to, so authentication is on and the
+  one user's password is generated for each start (`secrets.token_urlsafe`, 256 bits),
+  handed to the child on its stdin and kept only in `.uri` (`service.embedded_server`).
+  Without it a connection is refused every command but the handshake. The data
+  directory is made owner-only (0700), so the files cannot be read around the server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
 from typing import Any
+from urllib.parse import quote
+
+from service.embedded_server import AUTH_DB, USER
 
 
 def with_retry_writes_off(uri: str) -> str:
@@ -43,11 +53,20 @@ def with_retry_writes_off(uri: str) -> str:
     return f"{uri}{sep}retryWrites=false"
 
 
+def with_credentials(uri: str, password: str) -> str:
+    """`mongodb://host:port/…` with the service's user, its password and where it lives."""
+    scheme, rest = uri.split("://", 1)
+    host, _, tail = rest.partition("/")
+    query = tail.partition("?")[2]
+    params = f"authSource={AUTH_DB}&authMechanism=SCRAM-SHA-256" + (f"&{query}" if query else "")
+    return f"{scheme}://{USER}:{quote(password, safe='')}@{host}/?{params}"
+
+
 def server_options(data_dir: str, *, ttl_sweep_seconds: float, sync_on_commit: bool) -> dict[str, Any]:
     """Keyword arguments of `SecantusDBServer` for Tocsin's embedded database."""
     options: dict[str, Any] = dict(
-        storage_path=data_dir, port=0, ttl_sweep_seconds=ttl_sweep_seconds,
-        replica_set_name=None, enable_test_commands=False,
+        storage_path=data_dir, host="127.0.0.1", port=0, ttl_sweep_seconds=ttl_sweep_seconds,
+        replica_set_name=None, enable_test_commands=False, require_auth=True,
     )
     if data_dir != ":memory:":  # `:memory:` has no journal to speak of
         options.update(durable=True, sync_on_commit=sync_on_commit)
@@ -80,7 +99,9 @@ class EmbeddedDatabase:
                 "pip install 'tocsin[embedded]' or point TOCSIN_MONGODB_URI at MongoDB"
             ) from exc
         if self.data_dir != ":memory:":
-            os.makedirs(self.data_dir, exist_ok=True)
+            os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+            with contextlib.suppress(PermissionError):  # a directory of another owner keeps its mode
+                os.chmod(self.data_dir, 0o700)  # also one made before with the umask's 0755
             _kill_stale(self.pid_file)
         argv = [sys.executable, "-m", "service.embedded_server", self.data_dir,
                 "--ttl-sweep-seconds", str(self.ttl_sweep_seconds)]
@@ -88,12 +109,15 @@ class EmbeddedDatabase:
             argv.append("--sync-on-commit")
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+        password = secrets.token_urlsafe(32)
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self._proc.stdin.write(password + "\n")
+        self._proc.stdin.close()
         uri = _ready_line(self._proc, self.start_timeout)
         if self.pid_file:
             with open(self.pid_file, "w") as f:
                 f.write(str(self._proc.pid))
-        self.uri = with_retry_writes_off(uri) + "&journal=true"
+        self.uri = with_retry_writes_off(with_credentials(uri, password)) + "&journal=true"
         return self.uri
 
     def stop(self) -> None:
