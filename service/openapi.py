@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from delivery.settings import CHANNEL_KINDS
+from dsl.catalog import SEVERITIES
 from service.events_model import Event
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -94,6 +95,15 @@ DRY_RUN = {"type": "object", "required": ["ok", "alert_events", "diagnostics"], 
             "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"},
                               "description": "with `render` only"}}}}}}
 PAGE = [_param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}), _param("cursor")]
+# GET /v1/alerts (service/routes/alerts.py): any other query parameter is a 422.
+ALERT_FILTERS = [
+    _param("status", schema=STATUS), _param("monitor", schema={"type": "string", "description": "the monitor's name"}),
+    _param("severity", schema={"type": "string", "enum": list(SEVERITIES)}),
+    _param("instance", schema={"type": "string", "description": "the instance's id or name, in the key or the last event"}),
+    _param("flow", schema={"type": "string", "description": "the flow, in the key or the last event"}),
+    _param("customer", schema={"type": "string",
+                               "description": "the customer's external id or name, in the key or the last event"}),
+    _param("acknowledged", schema={"type": "boolean"}), *PAGE]
 
 
 def _paths() -> dict:
@@ -127,8 +137,7 @@ def _paths() -> dict:
                           params=[name])},
         "/v1/monitors": {"get": _op("Monitors", {**_ok(200, "Monitors", LIST), **_problem(422)}, params=PAGE)},
         "/v1/alerts": {"get": _op("Alerts, newest first", {**_ok(200, "A page of alerts", LIST), **_problem(422)},
-                                  params=[_param("status", schema=STATUS), _param("monitor"),
-                                          _param("acknowledged", schema={"type": "boolean"}), *PAGE])},
+                                  params=ALERT_FILTERS)},
         "/v1/alerts/{id}": {"get": _op("An alert with its alert events and deliveries", {
             **_ok(200, "Alert", OBJ), **_problem(404)}, params=[alert_id])},
         "/v1/alerts/{id}/context": {"get": _op("Stored events around the alert's last trigger", {

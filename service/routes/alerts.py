@@ -17,6 +17,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from dsl.catalog import SEVERITIES
 from engine.model import rfc3339
 from service.config import parse_duration
 from service.event_store import LOOKUP_CHUNK, parse_time
@@ -27,6 +28,18 @@ from service.routes.paging import decode, encode, invalid_cursor, limit_of, page
 bp = Blueprint("alerts", url_prefix="/v1/alerts")
 
 STATUSES = ("firing", "pending", "resolved", "inactive")
+FILTERS = ("status", "monitor", "severity", "instance", "flow", "customer", "acknowledged")
+QUERY_PARAMETERS = (*FILTERS, "limit", "cursor")
+# Where a scope filter looks, as an `on instance|customer|flow "X"` clause matches: the
+# alert's key (what a `by` alert is about, and all an absence alert has) or the event
+# that last triggered it (its id or name). So `instance=Acme` finds an alert keyed on the
+# instance's id whose events name it Acme. Not indexed: the filter reads every alert
+# the other conditions leave, in `sort_at` order, until a page is full.
+SCOPE_PATHS = {
+    "instance": ("key.instance", "last_event.instance.id", "last_event.instance.name"),
+    "customer": ("key.customer", "last_event.customer.external_id", "last_event.customer.name"),
+    "flow": ("key.flow", "last_event.flow"),
+}
 HIDDEN = ("_id", "sort_at", "updated_at")
 COMMAND_WAIT_SECONDS = 5.0
 # What a delivery shows of its ledger entry: state, attempts, next attempt, the claim;
@@ -38,29 +51,56 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in HIDDEN}
 
 
-def _filters(request: Request) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    status = request.args.get("status")
+def _refuse(detail: str, parameter: str, message: str) -> Problem:
+    return Problem(422, detail, errors=[{"index": 0, "path": parameter, "message": message}])
+
+
+def _filters(request: Request) -> list[dict[str, Any]]:
+    """The list's conditions from its query (api.md § Monitors and alerts).
+
+    A parameter the list does not know, or one given twice, is a 422 naming it: a
+    misspelt filter must not answer every alert as if it matched. A blank value is no
+    filter (an empty form field)."""
+    args = request.get_args(keep_blank_values=True)
+    unknown = [name for name in args if name not in QUERY_PARAMETERS]
+    if unknown:
+        raise Problem(422, f"unknown query parameter(s): {', '.join(unknown)}; known: {', '.join(QUERY_PARAMETERS)}",
+                      errors=[{"index": 0, "path": name, "message": "unknown query parameter"} for name in unknown])
+    values: dict[str, str] = {}
+    for name in FILTERS:
+        given = [v for v in args.getlist(name, []) if v != ""]
+        if len(given) > 1:
+            raise _refuse(f"{name} can be given once", name, "given more than once")
+        if given:
+            values[name] = given[0]
+    conditions: list[dict[str, Any]] = []
+    status = values.get("status")
     if status is not None:
         if status not in STATUSES:
-            raise Problem(422, "status is firing, pending, resolved or inactive",
-                          errors=[{"index": 0, "path": "status", "message": "unknown status"}])
-        query["status"] = status
-    if request.args.get("monitor") is not None:
-        query["monitor"] = request.args.get("monitor")
-    ack = request.args.get("acknowledged")
+            raise _refuse("status is firing, pending, resolved or inactive", "status", "unknown status")
+        conditions.append({"status": status})
+    severity = values.get("severity")
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise _refuse(f"severity is {', '.join(SEVERITIES)}", "severity", "unknown severity")
+        conditions.append({"severity": severity})
+    if "monitor" in values:
+        conditions.append({"monitor": values["monitor"]})
+    ack = values.get("acknowledged")
     if ack is not None:
         if ack not in ("true", "false"):
-            raise Problem(422, "acknowledged is true or false",
-                          errors=[{"index": 0, "path": "acknowledged", "message": "not a boolean"}])
-        query["acknowledged"] = ack == "true"
-    return query
+            raise _refuse("acknowledged is true or false", "acknowledged", "not a boolean")
+        conditions.append({"acknowledged": ack == "true"})
+    for scope, paths in SCOPE_PATHS.items():
+        if scope in values:
+            conditions.append({"$or": [{path: values[scope]} for path in paths]})
+    return conditions
 
 
 @bp.get("")
 async def list_alerts(request: Request) -> HTTPResponse:
     """Newest first (by fired time, else pending time), cursor-paged."""
-    query, limit = _filters(request), limit_of(request)
+    conditions, limit = _filters(request), limit_of(request)
     cursor = request.args.get("cursor")
     if cursor:
         pos = decode(cursor)
@@ -70,7 +110,8 @@ async def list_alerts(request: Request) -> HTTPResponse:
             at = parse_time(pos[0])
         except (ValueError, OverflowError) as exc:  # year 1 at +01:00 overflows in UTC
             raise invalid_cursor() from exc
-        query["$or"] = [{"sort_at": {"$lt": at}}, {"sort_at": at, "_id": {"$lt": pos[1]}}]
+        conditions.append({"$or": [{"sort_at": {"$lt": at}}, {"sort_at": at, "_id": {"$lt": pos[1]}}]})
+    query = {"$and": conditions} if len(conditions) > 1 else (conditions[0] if conditions else {})
     docs = [d async for d in request.app.ctx.db.alerts.find(query).sort([("sort_at", -1), ("_id", -1)]).limit(limit + 1)]
     more = len(docs) > limit
     docs = docs[:limit]

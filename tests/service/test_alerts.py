@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,73 @@ async def test_monitors_and_readiness(live):
     doc = (await live.get("/openapi.json")).json()
     assert {"/v1/events", "/v1/alerts/{id}/context", "/v1/test", "/readyz"} <= set(doc["paths"])
     assert "swagger" in (await live.get("/docs")).text.lower()
+
+
+FILTER_RULES = """webhook "hook" { url "http://127.0.0.1:9/hook" }
+monitor "failures" when execution.failed notify webhook "hook" severity critical
+monitor "retries" when execution.retry_pending notify webhook "hook" severity warning
+monitor "logins" when customer.login_failed by customer notify webhook "hook" severity info
+"""
+ACME_SYNC = {"id": "i-1", "name": "Acme Sync"}
+ACME = {"name": "Acme", "external_id": "acme-42"}
+
+
+@pytest.fixture
+async def scoped(live_config):
+    """Four alerts of three severities; the scope filters match an instance by id and by
+    name, a customer by external id (also the `by customer` key) and by name."""
+    (Path(live_config.rules_dir) / "main.rules").write_text(FILTER_RULES)
+    async with running(create_app(live_config)) as client:
+        r = await client.post("/v1/events", json=[
+            {"id": "f1", "type": "execution.failed", "flow": "Sync", "instance": ACME_SYNC, "customer": ACME},
+            {"id": "f2", "type": "execution.failed", "flow": "Import", "instance": {"name": "Beta"}},
+            {"id": "r1", "type": "execution.retry_pending", "flow": "Sync", "instance": {"name": "Acme Sync"}},
+            {"id": "l1", "type": "customer.login_failed", "customer": ACME},
+        ])
+        assert r.status_code == 202, r.text
+        await wait_alerts(client, 4)
+        yield client
+
+
+async def listed(client, **params) -> list[tuple[str, str | None]]:
+    r = await client.get("/v1/alerts", params=params)
+    assert r.status_code == 200, r.text
+    return sorted((a["monitor"], (a["last_event"] or {}).get("id")) for a in r.json()["items"])
+
+
+async def test_alert_list_filters_by_severity_and_scope(scoped):
+    assert await listed(scoped, severity="critical") == [("failures", "f1"), ("failures", "f2")]
+    assert await listed(scoped, severity="info") == [("logins", "l1")]
+    # instance: the key holds the id (i-1), the events the name too
+    assert await listed(scoped, instance="i-1") == [("failures", "f1")]
+    assert await listed(scoped, instance="Acme Sync") == [("failures", "f1"), ("retries", "r1")]
+    assert await listed(scoped, flow="Import") == [("failures", "f2")]
+    # customer: key (external id, logins is `by customer`) or the last event's name / external id
+    assert await listed(scoped, customer="acme-42") == [("failures", "f1"), ("logins", "l1")]
+    assert await listed(scoped, customer="Acme", severity="info") == [("logins", "l1")]
+    assert await listed(scoped, flow="Sync", acknowledged="false", status="firing") == [
+        ("failures", "f1"), ("retries", "r1")]
+    assert await listed(scoped, acknowledged="true") == []
+    assert await listed(scoped, instance="nobody") == []
+    assert len(await listed(scoped, severity="", instance="")) == 4  # blank: no filter
+
+
+async def test_filtered_pages_keep_the_filter(scoped):
+    first = (await scoped.get("/v1/alerts", params={"flow": "Sync", "limit": 1})).json()
+    second = (await scoped.get("/v1/alerts", params={"flow": "Sync", "limit": 1,
+                                                     "cursor": first["next_cursor"]})).json()
+    assert second["next_cursor"] is None
+    assert {first["items"][0]["monitor"], second["items"][0]["monitor"]} == {"failures", "retries"}
+
+
+async def test_alert_list_refuses_unknown_and_repeated_parameters(scoped):
+    for query, parameter in (("severty=critical", "severty"), ("bogus=", "bogus"),
+                             ("status=firing&status=pending", "status"), ("severity=urgent", "severity"),
+                             ("instance=a&instance=b", "instance")):
+        r = await scoped.get(f"/v1/alerts?{query}")
+        assert r.status_code == 422, query
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert [e["path"] for e in r.json()["errors"]] == [parameter], query
+    r = await scoped.get("/v1/alerts?a=1&b=2&monitor=failures")
+    assert [e["path"] for e in r.json()["errors"]] == ["a", "b"]
+    assert "a, b" in r.json()["detail"]
