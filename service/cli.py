@@ -6,6 +6,8 @@
                       [--render]      … and the notifications each would send
     tocsin serve                      the API, evaluator and (embedded) workers
     tocsin worker                     Dramatiq delivery workers on TOCSIN_REDIS_URL
+    tocsin alerts list|show|ack|clear a running service's alerts (--url, --key, --format)
+    tocsin silences list|add|expire   … and its silences
 
 Each command lives with the package that owns it; this module only parses arguments.
 """
@@ -58,7 +60,62 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run delivery workers")
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=8)
+    _add_remote_commands(sub)
     return parser
+
+
+def _add_remote_commands(sub: Any) -> None:
+    """`tocsin alerts …` and `tocsin silences …` (service/alerts_cli.py): a running service's."""
+    from service.alerts_cli import current_user, matcher
+
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--url", help="the service (default: TOCSIN_URL, else http://127.0.0.1:8080)")
+    remote.add_argument("--key", help="an API key (default: TOCSIN_API_KEY; the variable keeps it out of ps)")
+    remote.add_argument("--format", choices=("text", "json"), default="text",
+                        help="a table for people, or the API's JSON for scripts")
+    listing = argparse.ArgumentParser(add_help=False, parents=[remote])
+    listing.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
+    acting = argparse.ArgumentParser(add_help=False, parents=[remote])
+    acting.add_argument("--comment")
+    acting.add_argument("--by", default=current_user(), help="who acts (default: your user name)")
+
+    alerts = sub.add_parser("alerts", help="list, show, acknowledge and clear a running service's alerts")
+    actions = alerts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = actions.add_parser("list", parents=[listing], help="alerts, newest first")
+    ls.add_argument("--status", help="firing, pending, resolved or inactive")
+    ls.add_argument("--monitor", help="the monitor's name")
+    ls.add_argument("--severity", help="info, warning, error or critical")
+    ls.add_argument("--instance", help="the instance's name or id")
+    ls.add_argument("--flow")
+    ls.add_argument("--customer", help="the customer's name or external id")
+    ls.add_argument("--acknowledged", choices=("true", "false"))
+    actions.add_parser("show", parents=[remote], help="an alert with its alert events and deliveries") \
+        .add_argument("id", metavar="ID")
+    actions.add_parser("ack", parents=[acting], help="acknowledge: no more repeats or escalations") \
+        .add_argument("id", metavar="ID")
+    actions.add_parser("clear", parents=[acting], help="resolve by hand").add_argument("id", metavar="ID")
+
+    silences = sub.add_parser("silences", help="list, add and expire a running service's silences")
+    actions = silences.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", parents=[listing], help="silences in force, oldest first") \
+        .add_argument("--all", action="store_true", help="expired ones too")
+    add = actions.add_parser("add", parents=[acting], help="mute notifications of matching alerts")
+    add.add_argument("matchers", nargs="+", type=matcher, metavar="NAME=VALUE",
+                     help="all must match: monitor=NAME, a key field (flow=Sync) or a label")
+    end = add.add_mutually_exclusive_group(required=True)
+    end.add_argument("--duration", help="how long, e.g. 2h")
+    end.add_argument("--until", metavar="RFC3339", help="when it ends")
+    actions.add_parser("expire", parents=[remote], help="end a silence now").add_argument("id", metavar="ID")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a positive integer, not {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         from service.worker import worker_command
 
         return worker_command(args)
+    if args.command in ("alerts", "silences"):
+        from service.alerts_cli import alerts_command, silences_command
+
+        return (alerts_command if args.command == "alerts" else silences_command)(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
