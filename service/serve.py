@@ -6,6 +6,7 @@ broker and workers, rules from `./rules`, listening on 127.0.0.1:8080.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,10 @@ from service.app import create_app
 from service.config import Config
 from service.delivery_bridge import describe_broker
 from service.logs import adopt_sanic_loggers, complain, configure_logging, say
+from service.rules_store import read_directory
+
+log = logging.getLogger("tocsin.service")
+WARNING = "WARNING: "  # a start-up line that is also logged as a warning
 
 
 def load_config(args: Any) -> Config:
@@ -34,6 +39,20 @@ def describe_database(config: Config) -> str:
     return f"MongoDB at {parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}"  # no credentials
 
 
+def rules_dir_warning(rules_dir: str, monitors: int) -> str | None:
+    """Why no rule file of `TOCSIN_RULES_DIR` is loaded, when none is: a directory that
+    does not exist (a typo, or started from the wrong folder) or holds no `*.rules`
+    file. Otherwise the service would run quietly, alerting on nothing."""
+    if not rules_dir:
+        return None  # no directory configured: rules come through the API only
+    files = read_directory(rules_dir)
+    if files:
+        return None
+    what = "does not exist" if files is None else "has no *.rules file"
+    return (f"{WARNING}the rules directory {rules_dir} {what}: {monitors} monitor(s) active, none from it. "
+            f"Set TOCSIN_RULES_DIR or start tocsin serve where ./rules is; files are loaded once they appear.")
+
+
 def startup_report(app: Sanic) -> list[str]:
     """What `tocsin serve` prints once it is up."""
     config, runtime = app.ctx.config, app.ctx.runtime
@@ -45,14 +64,30 @@ def startup_report(app: Sanic) -> list[str]:
         f"delivery: {describe_broker(config)}",
         f"rules: version {active.version}, {len(active.files)} file(s), {monitors} monitor(s) from {config.rules_dir}",
     ]
+    missing = rules_dir_warning(config.rules_dir, monitors)
+    if missing:
+        lines.append(missing)
     outcome = runtime.startup_reload
     if outcome is not None and not outcome.ok:
         errors = [d for d in outcome.diagnostics if d.is_error]
-        lines.append(f"rules in {config.rules_dir} have {len(errors)} error(s); version {active.version} stays active:")
+        lines.append(f"{WARNING}rules in {config.rules_dir} have {len(errors)} error(s); "
+                     f"version {active.version} stays active:")
         lines += [f"  {d.span.file}:{d.span.line}:{d.span.column}: {d.code} {d.message}" for d in errors[:20]]
     if not config.keys:
         lines.append("no TOCSIN_API_KEYS: no authentication, loopback only")
     return lines
+
+
+def report_startup(app: Sanic) -> None:
+    """Print the start-up report; its warnings (and the lines indented under them) also
+    go to the log at WARNING, where whoever watches the service's logs looks."""
+    lines = startup_report(app)
+    say(lines)
+    warning = False
+    for line in lines:
+        warning = line.startswith(WARNING) or (warning and line.startswith("  "))
+        if warning:
+            log.warning(line.removeprefix(WARNING).strip())
 
 
 def configured(args: Any, command: str) -> Config | None:
@@ -81,7 +116,7 @@ def serve_command(args: Any) -> int:
 
     @app.after_server_start
     async def _report(app_: Sanic) -> None:
-        say(startup_report(app_))
+        report_startup(app_)
 
     app.run(host=config.host, port=config.port, single_process=True, access_log=False, motd=False)
     return 0
