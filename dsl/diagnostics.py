@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "W503": "unknown-template-variable",
     "W504": "template-value-may-be-missing",
     "W505": "unset-secret",
+    "W506": "event-value-in-url",
 }
 
 ENVIRONMENT_CODES = frozenset({"W505"})

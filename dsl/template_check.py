@@ -6,8 +6,8 @@ Runs after names are collected, because a channel's templates are rendered with 
 alerts of every monitor that notifies it (`dsl.template_uses`). Each string is analysed
 once per distinct text (`dsl.template_paths`, cached, nothing evaluated); one with a
 syntax error (E308, reported by `dsl.templates.check_template` where the string is
-checked) is skipped here. Codes: E207, E208, W503, W504 (`dsl.template_types`) and,
-with an environment, W505 (`dsl.template_environment`).
+checked) is skipped here. Codes: E207, E208, W503, W504 (`dsl.template_types`), W506
+(`dsl.template_url`) and, with an environment, W505 (`dsl.template_environment`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dsl.refs import Symbols
 from dsl.template_environment import TemplateEnvironment, unset_secrets
 from dsl.template_paths import analyse
 from dsl.template_types import check_paths
+from dsl.template_url import url_warnings
 from dsl.template_uses import template_usages
 
 
@@ -30,4 +31,4 @@ def check_templates(files: list[A.RuleFile], symbols: Symbols, monitors: list[tu
             continue
         out += check_paths(string, analysis, usages)
         out += unset_secrets(string, analysis, context)
-    return out
+    return out + url_warnings(files)
