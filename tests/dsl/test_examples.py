@@ -224,8 +224,10 @@ def test_docs_examples_are_checked_with_their_templates():
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-README_RULES = [text for text in re.findall(r"^```\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.S | re.M)
-                if "notify" in text]
+# Unlabelled blocks, and rule files the walkthrough writes (`cat > rules/x.rules <<'EOF'`).
+README_RULES = [text for block in re.findall(r"^```\n(.*?)^```|^cat > \S+\.rules <<'EOF'\n(.*?)^EOF$",
+                                            README.read_text(encoding="utf-8"), flags=re.S | re.M)
+                for text in block if "notify" in text]
 
 
 @pytest.mark.parametrize("index", range(len(README_RULES)))
