@@ -29,7 +29,12 @@ from service.client import OK, USAGE, ServiceClient, ServiceError, Unreachable, 
 from service.tables import fields, key_text, short_time, table
 
 MAX_PAGE = 500  # the API's largest page (service/routes/paging.py)
-ALERT_FILTERS = ("status", "monitor", "severity", "instance", "flow", "customer", "acknowledged")
+# `tocsin alerts list`'s options, each a query parameter of GET /v1/alerts (api.md).
+ALERT_FILTERS = {
+    "status": "firing, pending, resolved or inactive", "monitor": "the monitor's name",
+    "severity": "info, warning, error or critical", "instance": "the instance's id or name",
+    "flow": "the flow", "customer": "the customer's external id or name", "acknowledged": "true or false",
+}
 
 Action = Callable[[ServiceClient, argparse.Namespace], tuple[Any, str]]
 
@@ -91,14 +96,10 @@ def _show_alert(client: ServiceClient, args: argparse.Namespace) -> tuple[Any, s
 
 def alert_text(alert: dict[str, Any]) -> str:
     """The alert as a record, then a line per delivery of each alert event."""
-    ack = None
-    if alert.get("acknowledged"):
-        ack = " ".join(p for p in ("by " + alert["acknowledged_by"] if alert.get("acknowledged_by") else "",
-                                   short_time(alert.get("acknowledged_at")) or "") if p) or "yes"
     record = fields([
         ("id", alert.get("id")), ("monitor", alert.get("monitor")), ("status", alert.get("status")),
         ("severity", alert.get("severity")), ("key", key_text(alert.get("key"))),
-        ("acknowledged", ack or "no"), ("comment", alert.get("comment")),
+        ("acknowledged", _acknowledgement(alert)), ("comment", alert.get("comment")),
         ("pending since", short_time(alert.get("pending_since"))),
         ("fired at", short_time(alert.get("fired_at"))), ("resolved at", short_time(alert.get("resolved_at"))),
         ("resolved by", alert.get("resolved_by")), ("count", alert.get("count")),
@@ -119,6 +120,14 @@ def alert_text(alert: dict[str, Any]) -> str:
     if not rows:
         return record
     return record + "\n\n" + table(["AT", "KIND", "CHANNEL", "TARGET", "STATE", "ATTEMPTS", "LAST ERROR"], rows)
+
+
+def _acknowledgement(alert: dict[str, Any]) -> str:
+    """`no`, or by whom and when (`by ana 2026-11-22T07:31:00Z`)."""
+    if not alert.get("acknowledged"):
+        return "no"
+    by = f"by {alert['acknowledged_by']}" if alert.get("acknowledged_by") else None
+    return " ".join(p for p in (by, short_time(alert.get("acknowledged_at"))) if p) or "yes"
 
 
 def _command(action: str, done: str) -> Action:

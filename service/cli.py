@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_remote_commands(sub: Any) -> None:
     """`tocsin alerts …` and `tocsin silences …` (service/alerts_cli.py): a running service's."""
-    from service.alerts_cli import current_user, matcher
+    from service.alerts_cli import ALERT_FILTERS, current_user, matcher
 
     remote = argparse.ArgumentParser(add_help=False)
     remote.add_argument("--url", help="the service (default: TOCSIN_URL, else http://127.0.0.1:8080)")
@@ -82,13 +82,8 @@ def _add_remote_commands(sub: Any) -> None:
     alerts = sub.add_parser("alerts", help="list, show, acknowledge and clear a running service's alerts")
     actions = alerts.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = actions.add_parser("list", parents=[listing], help="alerts, newest first")
-    ls.add_argument("--status", help="firing, pending, resolved or inactive")
-    ls.add_argument("--monitor", help="the monitor's name")
-    ls.add_argument("--severity", help="info, warning, error or critical")
-    ls.add_argument("--instance", help="the instance's name or id")
-    ls.add_argument("--flow")
-    ls.add_argument("--customer", help="the customer's name or external id")
-    ls.add_argument("--acknowledged", choices=("true", "false"))
+    for name, help_text in ALERT_FILTERS.items():  # the service checks the values (exit 2)
+        ls.add_argument(f"--{name}", help=help_text)
     actions.add_parser("show", parents=[remote], help="an alert with its alert events and deliveries") \
         .add_argument("id", metavar="ID")
     actions.add_parser("ack", parents=[acting], help="acknowledge: no more repeats or escalations") \
