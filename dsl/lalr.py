@@ -74,32 +74,55 @@ def _grow(size: int, positions: tuple[int, ...]) -> Callable[[list], Splice]:
     return grow_spliced
 
 
-def rule_callback(rule, transformer) -> Callable[[list], Any]:
-    """The reduce action of one grammar rule (see the module docstring)."""
-    positions = tuple(i for i, sym in enumerate(rule.expansion) if sym.name.startswith("_"))
-    if rule.origin.name.startswith("_"):
-        if positions[:1] == (0,):
-            return _grow(len(rule.expansion), positions)
-        if positions:
-            return lambda children: Splice(_flatten(children, positions))
-        return Splice
-    expand1 = rule.options.expand1 and rule.alias is None
-    method = getattr(transformer, rule.alias or rule.origin.name, None)
-    if method is None:
-        if not (expand1 and len(rule.expansion) == 1):
-            raise TypeError(f"no transformer method for rule {rule.alias or rule.origin.name}")
-        return lambda children: children[0]
-    if not positions and not expand1:
-        return method
+class RulePlan:
+    """What one rule's reduce action needs, worked out once per grammar.
 
-    def callback(children: list):
-        if positions:
-            children = _flatten(children, positions)
-        if expand1 and len(children) == 1:
-            return children[0]
-        return method(children)
+    A helper rule's action does not depend on the transformer, so it is made here;
+    another rule's is bound to each parse's transformer by `bind` (cheap: a lookup,
+    and a closure only when children are flattened or a `?rule` may pass one through)."""
 
-    return callback
+    __slots__ = ("name", "positions", "expand1", "single", "helper_action")
+
+    def __init__(self, rule) -> None:
+        positions = tuple(i for i, sym in enumerate(rule.expansion) if sym.name.startswith("_"))
+        self.positions = positions
+        self.name = "".join((rule.alias or rule.origin.name,))  # plain str
+        self.expand1 = bool(rule.options.expand1 and rule.alias is None)
+        self.single = len(rule.expansion) == 1
+        self.helper_action: Callable[[list], Any] | None = None
+        if rule.origin.name.startswith("_"):
+            if positions[:1] == (0,):
+                self.helper_action = _grow(len(rule.expansion), positions)
+            elif positions:
+                self.helper_action = lambda children: Splice(_flatten(children, positions))
+            else:
+                self.helper_action = Splice
+
+    def bind(self, transformer) -> Callable[[list], Any]:
+        """The reduce action of this rule for `transformer` (see the module docstring)."""
+        if self.helper_action is not None:
+            return self.helper_action
+        method = getattr(transformer, self.name, None)
+        positions, expand1 = self.positions, self.expand1
+        if method is None:
+            if expand1 and self.single:
+                return _first
+            raise TypeError(f"no transformer method for rule {self.name}")
+        if not positions and not expand1:
+            return method
+
+        def callback(children: list):
+            if positions:
+                children = _flatten(children, positions)
+            if expand1 and len(children) == 1:
+                return children[0]
+            return method(children)
+
+        return callback
+
+
+def _first(children: list):
+    return children[0]
 
 
 class Table:
@@ -113,6 +136,7 @@ class Table:
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
         self.rules = list(lark.rules)
+        self.plans = [RulePlan(rule) for rule in self.rules]
         index = {rule: i for i, rule in enumerate(self.rules)}
         self.actions: dict[Any, dict[str, tuple]] = {}
         for state, acts in table.states.items():
@@ -128,7 +152,7 @@ class Table:
 
     def callbacks(self, transformer) -> list[Callable[[list], Any]]:
         """The reduce action of every rule, by rule index, for one transformer."""
-        return [rule_callback(rule, transformer) for rule in self.rules]
+        return [plan.bind(transformer) for plan in self.plans]
 
     def expected(self, state) -> set[str]:
         """The terminals `state` accepts."""

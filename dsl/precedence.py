@@ -50,6 +50,8 @@ def _span(start, end_node) -> A.Span:
 
 
 class _Reader:
+    """Reads one flat operand/operator sequence into a tree (precedence climbing)."""
+
     def __init__(self, items: list, file: str) -> None:
         self.items, self.pos, self.file = items, 0, file
         self.prefixes = 0  # prefix operators being read, one inside the other
