@@ -185,3 +185,36 @@ async def test_skipped_numbers_are_watched_across_a_restart(mongo_uri, tmp_path,
         await asyncio.sleep(1.0)
     assert receiver.count == 2
     await db.close()
+
+
+async def test_a_database_failure_pauses_the_evaluator_which_resumes_and_quarantines_nothing(
+        mongo_uri, tmp_path, receiver, monkeypatch, caplog):
+    """Only storage failures fail a round (the monitor's output was fine): the evaluator
+    rebuilds from its checkpoint and the same alert event is delivered once."""
+    import logging
+
+    from pymongo.errors import AutoReconnect
+
+    from service.outbox import Outbox
+
+    caplog.set_level(logging.INFO, logger="tocsin")
+    record, failures = Outbox.record, []
+
+    async def flaky(self, alert_events, ruleset, changed=()):
+        if alert_events and not failures:
+            failures.append(alert_events)
+            raise AutoReconnect("connection reset by peer")
+        return await record(self, alert_events, ruleset, changed)
+
+    monkeypatch.setattr(Outbox, "record", flaky)
+    config = make_config(mongo_uri, tmp_path, evaluator=True)
+    (tmp_path / "rules" / "main.rules").write_text(FAILED_RULES.format(url=receiver.url))
+    async with running(create_app(config)) as client:
+        await client.post("/v1/events", json=failed(1))
+        assert await asyncio.to_thread(receiver.wait_for, 1)
+        monitors = (await client.get("/v1/monitors")).json()["items"]
+        assert [(m["name"], m["status"]) for m in monitors] == [("f", "ok")]
+    assert failures  # the round did fail once
+    assert receiver.count == 1
+    assert [r for r in caplog.records if "evaluation step failed" in r.getMessage()]
+    assert not [r for r in caplog.records if "quarantined" in r.getMessage()]

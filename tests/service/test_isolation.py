@@ -9,6 +9,7 @@ engine raised on the timer).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -130,3 +131,43 @@ async def test_an_engine_error_quarantines_its_monitor_across_a_restart(mongo_ur
         metrics = (await client.get("/metrics")).text
         assert "tocsin_monitor_errors_total{" not in metrics  # this process quarantined nothing new
     assert not [r for r in caplog.records if "evaluation step failed" in r.getMessage()]
+
+
+# ------------------------------------------------------------ telling the failures apart
+
+def test_only_the_database_failing_is_a_storage_failure():
+    from bson.errors import InvalidDocument
+    from pymongo.errors import AutoReconnect, DocumentTooLarge, ServerSelectionTimeoutError, WriteError
+
+    from service.unstorable import is_storage_failure
+
+    for exc in (AutoReconnect("gone"), ServerSelectionTimeoutError("no server"), WriteError("refused")):
+        assert is_storage_failure(exc), exc
+    for exc in (InvalidDocument("bad"), DocumentTooLarge("big"), OverflowError("8-byte ints"),
+                UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), KeyError("bug")):
+        assert not is_storage_failure(exc), exc
+
+
+def test_unstorable_names_the_monitors_whose_output_cannot_be_stored():
+    import dsl
+    from engine import Engine
+    from engine.events import from_ms
+    from service.unstorable import scrub, unstorable
+
+    ruleset, _ = dsl.load({"t.rules": 'monitor "A" when execution.failed notify email "a@example.com"\n'
+                                      'monitor "B" when execution.failed notify email "b@example.com"\n'})
+    engine = Engine(ruleset, now=from_ms(0))
+    out = engine.process({"id": "e1", "type": "execution.failed", "time": "2026-01-05T00:00:00Z"})
+    alerts = engine.drain_changes()
+    assert unstorable(out, alerts, ruleset, public_url="http://x") == {}
+    a_event, b_event = out
+    broken = [a_event, dataclasses.replace(b_event, value=2**70)]
+    [(monitor, (error, event))] = unstorable(broken, [], ruleset, public_url="http://x").items()
+    assert monitor == "B" and "8-byte ints" in error and event["id"] == "e1"
+    b_alert = next(a for a in alerts if a.monitor == "B")
+    b_alert.labels = {"team": "caf\udce9"}
+    assert set(unstorable([], alerts, ruleset, public_url="http://x")) == {"B"}
+    b_alert.labels, b_alert.value, b_alert.threshold = {}, 2**70, 1.5
+    scrub(b_alert)
+    assert (b_alert.value, b_alert.threshold) == (None, 1.5)
+    assert unstorable([], alerts, ruleset, public_url="http://x") == {}
