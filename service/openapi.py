@@ -93,7 +93,13 @@ DRY_RUN = {"type": "object", "required": ["ok", "alert_events", "diagnostics"], 
             "at": {"type": "string", "format": "date-time"}, "severity": {"type": "string"},
             "targets": {"type": "array", "items": {"type": "string"}},
             "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"},
-                              "description": "with `render` only"}}}}}}
+                              "description": "with `render` only"}}}},
+    "monitor_errors": {"type": "array", "description": "monitors that failed on the way (the others went on)",
+                       "items": {"type": "object", "required": ["monitor", "error", "stage", "at", "event_id"],
+                                 "properties": {"monitor": {"type": "string"}, "error": {"type": "string"},
+                                                "stage": {"type": "string"},
+                                                "at": {"type": "string", "format": "date-time"},
+                                                "event_id": TEXT_OR_NULL}}}}}
 PAGE = [_param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}), _param("cursor")]
 # GET /v1/alerts (service/routes/alerts.py): any other query parameter is a 422.
 ALERT_FILTERS = [

@@ -250,6 +250,9 @@ async def test_a_failing_monitor_is_listed_by_both_and_the_others_go_on(client, 
     assert code == 1
     r = await client.post("/v1/test", json={"files": {"c.rules": FAILING}, "events": FAILING_EVENTS})
     assert r.status_code == 200
+    document = (await client.get("/openapi.json")).json()
+    answer = "#/paths/~1v1~1test/post/responses/200/content/application~1json/schema"
+    jsonschema_rs.Draft202012Validator({**document, "$ref": answer}).validate(r.json())
     assert r.json()["monitor_errors"] == json.loads(out)["monitor_errors"] == [
         {"monitor": "Revenue", "error": "OverflowError: intermediate overflow in fsum", "stage": "timer",
          "at": "2026-01-05T00:01:00.000Z", "event_id": None}]
