@@ -27,12 +27,13 @@ import json
 import math
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from dsl.diagnostics import Diagnostic
 from dsl.ruleset import RuleSet
-from engine.faults import MonitorFault
 from engine.events import from_ms
+from engine.faults import MonitorFault
 from engine.model import EARLIEST, LATEST, AlertEvent, parse_time, rfc3339
 from engine.replay import ReplayLimits, ReplayTooLarge
 
@@ -81,7 +82,7 @@ def read_events(path: str, check: EventCheck) -> list[dict]:
     return events
 
 
-def parse_until(text: str) -> Any:
+def parse_until(text: str) -> datetime:
     """`--until`: an RFC 3339 time between 1970 and 9000, as `POST /v1/test` takes it."""
     try:
         until = parse_time(text)
