@@ -33,7 +33,8 @@ STAGES = ("event", "timer", "load", "clear", "store")
 class MonitorFault:
     """Why, when and on what a monitor stopped.
 
-    `at_ms` is the engine's logical time (the event's time, or the timer's deadline);
+    `at_ms` is the engine's logical clock then (the event's time, or the timer's
+    deadline; for a late event, the later clock);
     `event_id` the event being evaluated (None for a timer); `caused_by` that event's
     causal chain, so an event the service emits about the fault continues it;
     `signature` the monitor's text when it failed (a reload with another text releases
