@@ -32,6 +32,7 @@ BUILTIN_TYPES: dict[str, tuple[str, ...]] = {
     "connection": ("error",),
     "alert": ("fired", "resolved", "acknowledged", "escalated"),
     "notification": ("sent", "failed"),
+    "monitor": ("error",),
 }
 
 ALL_BUILTIN_TYPES = tuple(f"{f}.{a}" for f, actions in BUILTIN_TYPES.items() for a in actions)
@@ -74,6 +75,9 @@ FAMILY_FIELDS: dict[str, dict[str, str]] = {
                      "attempts": NUMBER, "error": STRING, "status_code": NUMBER,
                      "alert_id": STRING, "alert_event_id": STRING, "delivery_id": STRING,
                      "monitor": STRING},
+    # service/monitor_errors.py: a monitor was quarantined.
+    "monitor": {"monitor": STRING, "error": STRING, "stage": STRING, "event_id": STRING,
+                "file": STRING, "line": NUMBER},
 }
 STRICT_FAMILIES = frozenset({"execution", "instance", "connection", "log"})
 
@@ -144,7 +148,7 @@ PRISMATIC_EVENT_FIELDS: dict[str, str] = {
 # sender may leave out. The service's own families also always carry `source`, `data`
 # (FAMILY_FIELDS) and `caused_by`, which no client event can carry.
 EVENT_ALWAYS = ("id", "type", "time")
-SERVICE_FAMILIES = ("alert", "notification")
+SERVICE_FAMILIES = ("alert", "notification", "monitor")
 SERVICE_ENVELOPE_OBJECTS: dict[str, dict[str, str]] = {
     "caused_by": {"monitors": LIST, "depth": NUMBER},
 }

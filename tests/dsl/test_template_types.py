@@ -98,13 +98,17 @@ def test_the_envelope_is_what_the_service_accepts():
 def test_the_service_events_carry_the_data_the_catalog_promises():
     from delivery.events import notification_event
     from engine.model import AlertEvent
+    from engine.faults import MonitorFault
+    from service.monitor_errors import error_event
     from service.outbox import emitted_event
 
     alert_event = AlertEvent("ae1", "al1", "m", {"flow": "Sync"}, "fired", AT, "error")
     fired = emitted_event(alert_event, "alert.fired")
     request, _ = _delivery_context(None, group=False)
     sent = notification_event(request, "sent", None, 200, AT)
-    for family, event in (("alert", fired), ("notification", sent)):
+    fault = MonitorFault("m", "sig", "OverflowError: too big", "event", 0, "ev-1")
+    failed = error_event(fault, file="a.rules", line=3)
+    for family, event in (("alert", fired), ("notification", sent), ("monitor", failed)):
         assert set(event["data"]) == set(C.FAMILY_FIELDS[family]), family
         assert set(event["caused_by"]) == set(C.SERVICE_ENVELOPE_OBJECTS["caused_by"])
         assert event["source"] and event["type"].startswith(family + ".")
