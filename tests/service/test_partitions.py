@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.app import create_app
 from service.db import Database
-from service.partitions import Partition, partitions
+from service.partitions import Partition, assign, fair_share, partitions
 from tests.service.conftest import make_config
 from tests.service.receiver import Receiver
 from tests.service.server import running
@@ -95,3 +99,73 @@ async def test_a_replica_takes_over_the_partitions_of_one_that_stopped(mongo_uri
 
 async def _count_is(probe, n: int) -> bool:
     return len(await probe()) == n
+
+
+# -- assignment: live replicas + current owners -> each partition's target owner ----------
+
+member_ids = st.lists(st.sampled_from([f"r{i}" for i in range(8)]), min_size=1, max_size=6, unique=True)
+
+
+@st.composite
+def views(draw):
+    """(members, count, current): some partitions held by members, some by gone replicas, some free."""
+    members = draw(member_ids)
+    count = draw(st.integers(1, 64))
+    owners = st.one_of(st.none(), st.sampled_from(members), st.just("gone"))
+    current = {i: draw(owners) for i in range(count)}
+    return members, count, current
+
+
+def moved(before: dict[int, str | None], after: dict[int, str]) -> set[int]:
+    return {i for i, owner in after.items() if before.get(i) != owner}
+
+
+@settings(max_examples=300, deadline=None)
+@given(views())
+def test_assignment_is_fair_complete_and_a_fixed_point(view):
+    members, count, current = view
+    target = assign(members, count, current)
+    assert sorted(target) == list(range(count))  # every partition, once
+    assert set(target.values()) <= set(members)
+    shares = Counter(target.values())
+    assert max(shares.values()) <= fair_share(count, len(members))
+    assert min(shares[m] for m in members) >= count // len(members)
+    assert assign(reversed(members), count, current) == target  # the order members are listed in does not matter
+    assert assign(members, count, target) == target  # handing over as assigned changes nothing
+
+
+@settings(max_examples=300, deadline=None)
+@given(views())
+def test_assignment_moves_no_more_than_it_must(view):
+    members, count, current = view
+    target = assign(members, count, current)
+    # A partition moves only if its owner is gone (or none) or over its quota.
+    held = Counter(o for o in current.values() if o in members)
+    must = sum(1 for o in current.values() if o not in members)
+    must += sum(max(0, n - fair_share(count, len(members))) for n in held.values())
+    over = sum(max(0, n - count // len(members)) for n in held.values())
+    assert must <= len(moved(current, target)) <= must + over
+
+
+@settings(max_examples=200, deadline=None)
+@given(member_ids, st.integers(1, 64), st.sampled_from(["r8", "r9"]))
+def test_a_join_moves_only_the_newcomers_share_and_a_leave_only_the_leavers(members, count, newcomer):
+    balanced = assign(members, count, {})
+    joined = assign([*members, newcomer], count, balanced)
+    assert {joined[i] for i in moved(balanced, joined)} <= {newcomer}  # nothing moves between the others
+    assert len(moved(balanced, joined)) == Counter(joined.values())[newcomer] <= fair_share(count, len(members) + 1)
+    left = assign(members, count, joined)  # the newcomer leaves again
+    assert moved(joined, left) == {i for i, o in joined.items() if o == newcomer}
+
+
+def test_assignment_examples():
+    # Alone: everything. A second replica takes the upper half; a third takes from both.
+    assert assign(["a"], 4, {}) == {0: "a", 1: "a", 2: "a", 3: "a"}
+    two = assign(["a", "b"], 4, {0: "a", 1: "a", 2: "a", 3: "a"})
+    assert two == {0: "a", 1: "a", 2: "b", 3: "b"}
+    three = assign(["a", "b", "c"], 4, two)
+    assert Counter(three.values()) == {"a": 2, "b": 1, "c": 1} and three[0] == three[1] == "a" and three[2] == "b"
+    # b dies: its partition goes to c (which is under its share), a keeps its two.
+    assert assign(["a", "c"], 4, three) == {0: "a", 1: "a", 2: "c", 3: "c"}
+    assert assign([], 4, {}) == {}
+    assert assign(["a", "b", "c"], 1, {0: "c"}) == {0: "c"}  # one partition stays put
