@@ -133,7 +133,12 @@ def fmt_command(args) -> int:
             print(path)
             status = 1
         else:
-            with open(path, "w", encoding="utf-8", newline="") as fh:
-                fh.write(formatted)
+            try:
+                with open(path, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(formatted)
+            except OSError as e:
+                print(f"{path}: not formatted: {e.strerror or e}", file=sys.stderr)
+                status = 1
+                continue
             print(f"formatted {path}")
     return status

@@ -280,3 +280,21 @@ def test_check_of_hand_built_deep_trees_is_not_the_parsers_concern():
     # The limit protects what the parser returns; trees built in code are the caller's.
     shallow = A.Monitor(A.EventTrigger(A.Path(("a", "b"))), ())
     assert dsl.check([A.RuleFile("x.rules", (shallow,))]) == []
+
+
+def test_fmt_of_a_file_it_cannot_write_says_so(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    import dsl.cli
+
+    def no_writing(file, mode="r", *args, **kwargs):
+        if "w" in mode:
+            raise PermissionError(13, "Permission denied", str(file))
+        return builtins.open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(dsl.cli, "open", no_writing, raising=False)
+    path = tmp_path / "ro.rules"
+    path.write_text("when   a.b\n", encoding="utf-8")
+    assert main(["fmt", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{path}: not formatted: Permission denied" in err and "Traceback" not in out + err
