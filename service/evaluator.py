@@ -5,7 +5,10 @@ One loop, woken by ingestion or every `TOCSIN_TICK_SECONDS`:
 
 With `TOCSIN_EVALUATOR_PARTITIONS` above 1, a process runs one `Evaluator` per
 partition (service/partitions.py), each with its own lease, checkpoint and engine over
-its share of the monitors; a replica takes whichever partitions are free or expired.
+its share of the monitors. Which partitions a replica evaluates is the membership's
+assignment (service/membership.py): an evaluator takes its lease only while its
+partition is assigned here, and hands it over (outbox flushed, checkpoint, release) as
+soon as it is assigned to another replica.
 
 Rebuild on start (or when the lease moves here): the engine is restored from the
 checkpoint's snapshot and reading resumes at its `seq`; events after it are evaluated
@@ -26,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -59,8 +63,10 @@ class Evaluator:
         self.config = runtime.config
         self.metrics = runtime.metrics
         self.partition = partition or Partition(0, 1)
+        membership = getattr(runtime, "membership", None)
         self.lease = Lease(self.db.checkpoints, self.config.lease_seconds, partition=self.partition.lease_id,
-                           snapshots=self.db.snapshots)
+                           owner=membership.id if membership else None, snapshots=self.db.snapshots)
+        self.assigned: Callable[[int], bool] = membership.wants if membership else (lambda index: True)
         self.wake = asyncio.Event()
         self.silences_changed = False
         self.commands_changed = False
@@ -93,8 +99,12 @@ class Evaluator:
             self.wake.clear()
 
     async def step(self) -> None:
-        """One round; does nothing while another process holds the lease."""
+        """One round; does nothing while the partition is another replica's."""
         now = utcnow()
+        if not self.assigned(self.partition.index):
+            if self.lease.held_until is not None:
+                await self.hand_over()
+            return
         if self.lease.needs_renewal(now) and not await self.lease.acquire(now):
             self.engine = None  # someone else owns the monitors; rebuild if we get them back
             return
@@ -268,6 +278,16 @@ class Evaluator:
         self._dirty = False
         if not ok:
             self.engine = None
+
+    async def hand_over(self) -> None:
+        """Assigned to another replica: store what is pending and the resume point, then
+        release the lease, so the new owner rebuilds from here and repeats nothing."""
+        if self.engine is not None:
+            await self._checkpoint(force=True)  # flushes the outbox first
+        await self.lease.release()
+        self.engine = None
+        self.reader = None
+        log.info("evaluator hands %s over", self.partition.lease_id)
 
     async def release(self) -> None:
         """On shutdown: write the resume point and hand the lease over at once."""

@@ -3,7 +3,8 @@
 `Runtime.start()` connects (starting the embedded database when no URI is set), creates
 indexes, adopts the stored rule set, loads the rules directory, and starts the
 background tasks: the directory watcher, the rules follower, the evaluator (when this
-process has one) and delivery. `stop()` undoes all of it.
+process has one: it joins the evaluating replicas first, service/membership.py, and
+heartbeats) and delivery. `stop()` undoes all of it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from service.config import Config
 from service.db import Database
 from service.embedded import EmbeddedDatabase
+from service.membership import Membership
 from service.metrics import Metrics
 from service.rules_store import RulesStore
 
@@ -53,6 +55,7 @@ class Runtime:
         self.db: Database = None  # type: ignore[assignment]  # set by start()
         self.rules: RulesStore = None  # type: ignore[assignment]
         self.evaluators: list[Any] = []  # one per partition (TOCSIN_EVALUATOR_PARTITIONS)
+        self.membership: Membership | None = None  # this replica among the evaluating ones
         self.delivery: Any = None
         self.tasks: list[asyncio.Task] = []
         self.wake = _WakeAll(self)
@@ -66,6 +69,8 @@ class Runtime:
             uri = await asyncio.to_thread(self.embedded.start)
         self.db = Database.connect(uri, self.config.mongodb_database)
         await self.db.ensure_indexes(self.config.retention_delta)
+        if self.config.evaluator:
+            await self._join()
         self.rules = RulesStore(self.db, self.config.rules_dir)
         await self.rules.refresh()
         self.startup_reload = await self.rules.reload_directory()
@@ -87,6 +92,29 @@ class Runtime:
                 evaluator = Evaluator(self, partition)
                 self.evaluators.append(evaluator)
                 self._spawn(evaluator.run(), f"evaluator {partition.lease_id}")
+            self._spawn(self._heartbeat(), "membership")
+
+    async def _join(self) -> None:
+        """Become a member of the evaluating replicas (refused on another partition count)."""
+        from service.lease import new_owner_id
+
+        self.membership = Membership(self.db.db["members"], self.db.checkpoints, new_owner_id(),
+                                     count=self.config.evaluator_partitions,
+                                     lease_seconds=self.config.lease_seconds)
+        await self.membership.join()
+
+    async def _heartbeat(self) -> None:
+        """Heartbeat and re-assign a few times per lease period; wake the evaluators when
+        this replica's share changed (to take or hand over partitions now)."""
+        assert self.membership is not None
+        interval = min(self.config.tick_seconds, self.config.lease_seconds / 3)
+        while True:
+            try:
+                if await self.membership.heartbeat():
+                    self.wake.set()
+            except Exception as exc:  # the database away: the leases say what is safe
+                log.warning("membership heartbeat failed (%s: %s); retrying", type(exc).__name__, exc)
+            await asyncio.sleep(interval)
 
     @property
     def evaluator(self) -> Any:
@@ -122,6 +150,9 @@ class Runtime:
         self.tasks.clear()
         # Each step bounded: a stop must end even if a step waits on something that never
         # answers (the database or broker gone); what it leaves is rebuilt at the next start.
+        # Leave first: the others re-assign at once and take each partition as it is released.
+        if self.membership is not None:
+            await _bounded(self.membership.leave(), "leaving the replicas")
         for evaluator in self.evaluators:
             await _bounded(evaluator.release(), f"releasing {evaluator.partition.lease_id}")
         if self.delivery is not None:

@@ -63,7 +63,7 @@ async def test_two_replicas_with_partitions_fire_each_alert_once(mongo_uri, tmp_
     await db.close()
 
 
-async def test_a_replica_takes_over_the_partitions_of_one_that_stopped(mongo_uri, tmp_path):
+async def test_a_joining_replica_takes_its_share_and_the_partitions_of_one_that_stopped(mongo_uri, tmp_path):
     # Counted in the outbox, not at a webhook: two apps in one test process share the
     # delivery package's actors, which stop with the first app (one process per replica
     # in production).
@@ -77,23 +77,26 @@ async def test_a_replica_takes_over_the_partitions_of_one_that_stopped(mongo_uri
     async def owners() -> dict[str, str | None]:
         return {d["_id"]: d.get("owner") async for d in db.checkpoints.find({})}
 
+    async def spread(n: int) -> bool:
+        held = await owners()
+        return len(held) == 2 and None not in held.values() and len(set(held.values())) == n
+
     async with contextlib.AsyncExitStack() as second, contextlib.AsyncExitStack() as first:
         a = await first.enter_async_context(running(create_app(config)))
-        await wait_until(lambda: _count_is(owners, 2))
-        before = await owners()
+        await wait_until(lambda: spread(1))
+        alone = set((await owners()).values())
         b = await second.enter_async_context(running(create_app(config.model_copy())))
+        await wait_until(lambda: spread(2))  # b took one partition from a, which is still up
+        assert alone < set((await owners()).values())
         await a.post("/v1/events", json=[event(0, "a"), event(1, "b")])
         await wait_until(lambda: _count_is(fired, 2))
-        await asyncio.sleep(0.5)
-        assert await owners() == before  # a owns both partitions and renews them; b waits
-        await first.aclose()  # a stops and hands its leases over
+        await first.aclose()  # a stops and hands its lease over
+        await wait_until(lambda: spread(1))
+        assert not set((await owners()).values()) & alone  # b holds both
         await b.post("/v1/events", json=[event(i, n) for i, n in enumerate(NAMES)])
         await wait_until(lambda: _count_is(fired, 6))
         await asyncio.sleep(1.0)
         assert await fired() == sorted(NAMES)  # e0 and e1 were duplicates: stored once, fired once
-        after = await owners()
-        assert set(after) == set(before) and all(after.values())
-        assert not set(after.values()) & set(before.values())
     await db.close()
 
 
