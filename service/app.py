@@ -50,8 +50,8 @@ def create_app(config: Config | None = None, *, name: str | None = None) -> Sani
         await runtime.stop()
 
     problems.install(app)
-    from service.routes import alerts, events, monitors, ops, rules, silences, testing
+    from service.routes import alerts, cluster, events, monitors, ops, rules, silences, testing
 
-    for module in (events, rules, monitors, alerts, silences, testing, ops):
+    for module in (events, rules, monitors, alerts, silences, testing, ops, cluster):
         app.blueprint(module.bp)
     return app

@@ -36,6 +36,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from engine.model import rfc3339
 from service.partitions import assign, lease_index
 
 log = logging.getLogger("tocsin.membership")
@@ -70,7 +71,7 @@ class View:
     def to_dict(self) -> dict[str, Any]:
         """`GET /v1/cluster`: each live replica with the partitions it holds now."""
         return {"partitions": self.count, "replicas": [
-            {"id": m.id, "started_at": m.started_at, "heartbeat_at": m.heartbeat_at,
+            {"id": m.id, "started_at": rfc3339(m.started_at), "heartbeat_at": rfc3339(m.heartbeat_at),
              "partitions": sorted(i for i, o in self.owners.items() if o == m.id)}
             for m in self.members]}
 

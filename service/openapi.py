@@ -100,6 +100,17 @@ DRY_RUN = {"type": "object", "required": ["ok", "alert_events", "diagnostics"], 
                                                 "stage": {"type": "string"},
                                                 "at": {"type": "string", "format": "date-time"},
                                                 "event_id": TEXT_OR_NULL}}}}}
+# GET /v1/cluster (service/routes/cluster.py, service/membership.py).
+CLUSTER = {"type": "object", "required": ["replicas", "partitions"], "additionalProperties": False, "properties": {
+    "partitions": {"type": "integer", "minimum": 1, "description": "TOCSIN_EVALUATOR_PARTITIONS, as stored"},
+    "replicas": {"type": "array", "description": "live evaluating replicas, oldest first", "items": {
+        "type": "object", "required": ["id", "started_at", "heartbeat_at", "partitions"],
+        "additionalProperties": False, "properties": {
+            "id": {"type": "string", "description": "host:pid:random, also the owner in its leases"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "heartbeat_at": {"type": "string", "format": "date-time"},
+            "partitions": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                           "description": "the partitions whose lease it holds now"}}}}}}
 PAGE = [_param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}), _param("cursor")]
 # GET /v1/alerts (service/routes/alerts.py): any other query parameter is a 422.
 ALERT_FILTERS = [
@@ -163,6 +174,7 @@ def _paths() -> dict:
         "/v1/test": {"post": _op("Dry-run rules over events", {**_ok(200, "Alert events", DRY_RUN),
                                                                **_problem(400, 413, 415, 422)},
                                  body={JSON: {"schema": TEST}})},
+        "/v1/cluster": {"get": _op("Evaluating replicas and the partitions each holds", _ok(200, "Cluster", CLUSTER))},
         "/healthz": {"get": {"summary": "Process up", "security": [], "responses": _ok(200, "Up", OBJ)}},
         "/readyz": {"get": _op("Database and broker reachable", {**_ok(200, "Ready", OBJ), **_problem(503)})},
         "/metrics": {"get": _op("Prometheus metrics", _ok(200, "Text format", {"type": "string"}, "text/plain"))},

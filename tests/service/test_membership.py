@@ -6,11 +6,16 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
+import jsonschema_rs
 import pytest
 
+from service.app import create_app
 from service.db import Database
 from service.lease import Lease
 from service.membership import CLUSTER, Membership, PartitionCountMismatch, read_view
+from tests.service.conftest import make_config
+from tests.service.server import running
+from tests.service.test_evaluator import wait_until
 
 LEASE = 10.0
 
@@ -116,3 +121,20 @@ async def test_the_view_shows_each_replicas_partitions(db):
     assert view["partitions"] == 4
     assert [(r["id"], r["partitions"]) for r in view["replicas"]] == [("a", [0, 1]), ("b", [3])]
     assert all(r["heartbeat_at"] >= r["started_at"] for r in view["replicas"])
+
+
+async def test_get_cluster_shows_this_replica_with_every_partition_and_matches_the_document(mongo_uri, tmp_path):
+    config = make_config(mongo_uri, tmp_path, evaluator=True, evaluator_partitions=3, lease_seconds=2.0)
+    async with running(create_app(config)) as client:
+        async def all_held() -> bool:
+            replicas = (await client.get("/v1/cluster")).json()["replicas"]
+            return len(replicas) == 1 and replicas[0]["partitions"] == [0, 1, 2]
+
+        await wait_until(all_held)
+        r = await client.get("/v1/cluster")
+        document = (await client.get("/openapi.json")).json()
+    body = r.json()
+    assert r.status_code == 200 and body["partitions"] == 3
+    assert body["replicas"][0]["id"].split(":")[1].isdigit()  # host:pid:random
+    answer = "#/paths/~1v1~1cluster/get/responses/200/content/application~1json/schema"
+    jsonschema_rs.Draft202012Validator({**document, "$ref": answer}).validate(body)

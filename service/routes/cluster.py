@@ -1,0 +1,24 @@
+"""`GET /v1/cluster`: the live evaluating replicas and the partitions each holds.
+
+Read from the database (`members` and the partitions' leases, service/membership.py),
+so every replica answers the same, an API-only replica (`TOCSIN_EVALUATOR=false`) too.
+"""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from service.membership import read_view
+
+bp = Blueprint("cluster", url_prefix="/v1")
+
+
+@bp.get("/cluster")
+async def cluster(request: Request) -> HTTPResponse:
+    runtime = request.app.ctx.runtime
+    view = await read_view(runtime.db.db["members"], runtime.db.checkpoints, runtime.config.lease_seconds,
+                           runtime.config.evaluator_partitions)
+    return json_response(view.to_dict())
