@@ -103,6 +103,16 @@ class DeliveryRequest:
 _FIELDS = tuple(f.name for f in dataclasses.fields(DeliveryRequest))
 
 
+# Where `alert.url` and `$URL` lead: the alert's page in the console (service/console),
+# which redirects to its own view; the JSON stays at /v1/alerts/{id}.
+ALERT_PAGE = "/alerts/"
+
+
+def alert_url(public_url: str, alert_id: str) -> str:
+    """The console page of one alert under the service's public base URL."""
+    return f"{public_url.rstrip('/')}{ALERT_PAGE}{alert_id}"
+
+
 def alert_document(alert_event: AlertEvent, *, public_url: str) -> dict[str, Any]:
     """The standard alert document of api.md; `message` is filled in at send time."""
     return {
@@ -117,7 +127,7 @@ def alert_document(alert_event: AlertEvent, *, public_url: str) -> dict[str, Any
         "threshold": alert_event.threshold,
         "fired_at": rfc3339(alert_event.fired_at) if alert_event.fired_at else None,
         "resolved_at": rfc3339(alert_event.resolved_at) if alert_event.resolved_at else None,
-        "url": f"{public_url.rstrip('/')}/v1/alerts/{alert_event.alert_id}",
+        "url": alert_url(public_url, alert_event.alert_id),
         "labels": dict(alert_event.labels),
         "message": None,
         "event": alert_event.event,

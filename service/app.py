@@ -52,6 +52,8 @@ def create_app(config: Config | None = None, *, name: str | None = None) -> Sani
     problems.install(app)
     from service.routes import alerts, cluster, events, monitors, ops, rules, silences, testing
 
-    for module in (events, rules, monitors, alerts, silences, testing, ops, cluster):
+    from service.console import routes as console
+
+    for module in (events, rules, monitors, alerts, silences, testing, ops, cluster, console):
         app.blueprint(module.bp)
     return app

@@ -2,8 +2,9 @@
 
 Without keys the service is loopback-only (enforced at bind time, `Config.bind_error`)
 and every request passes. With keys, every request but `/healthz` needs
-`Authorization: Bearer <key>`: 401 without a valid key, 403 outside its scope. Keys are
-compared in constant time and never logged.
+`Authorization: Bearer <key>` (but the console's page and static files, which hold no
+data: `service.console.routes.is_open`): 401 without a valid key, 403 outside its
+scope. Keys are compared in constant time and never logged.
 
 The scheme name is matched case-insensitively (`bearer`, `BEARER`), as RFC 9110 § 11.1
 says of every authentication scheme, and may be followed by more than one space; the
@@ -18,6 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from service.config import ApiKey
+from service.console import routes as console_routes
 from service.problems import problem
 
 OPEN_PATHS = frozenset({"/healthz"})
@@ -47,7 +49,7 @@ def scope_of(header: str | None, keys: tuple[ApiKey, ...]) -> str | None:
 
 def check(request: Request, keys: tuple[ApiKey, ...]) -> HTTPResponse | None:
     """None when the request may proceed, else the 401/403 problem."""
-    if not keys or request.path in OPEN_PATHS:
+    if not keys or request.path in OPEN_PATHS or console_routes.is_open(request.path):
         return None
     scope = scope_of(request.headers.get("authorization"), keys)
     if scope is None:

@@ -1,4 +1,4 @@
-"""Operations: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`."""
+"""Operations: `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (`/docs` is the console's)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, html, raw
+from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
 from service.metrics import CONTENT_TYPE
-from service.openapi import DOCS_HTML, document
+from service.openapi import document
 from service.problems import problem
 
 bp = Blueprint("ops")
@@ -90,8 +90,3 @@ async def metrics(request: Request) -> HTTPResponse:
 @bp.get("/openapi.json")
 async def openapi(request: Request) -> HTTPResponse:
     return json_response(document(request.app.ctx.config.base_url))
-
-
-@bp.get("/docs")
-async def docs(request: Request) -> HTTPResponse:
-    return html(DOCS_HTML)

@@ -109,7 +109,7 @@ def test_render_json_adds_the_notifications_as_they_would_be_sent(tmp_path, caps
     assert n1["channel"] == "webhook" and n1["target"] == "hook" and n1["method"] == "POST"
     assert n1["url"] == "https://hooks.example.com/in?key=****" and n1["error"] is None
     assert n1["body"]["text"] == "[error] Exec failed: Acme"  # no `message`: the standard text
-    assert n1["body"]["link"].startswith("https://tocsin.example/v1/alerts/")
+    assert n1["body"]["link"].startswith("https://tocsin.example/alerts/")  # the console page
     assert n1["render_warnings"] == ["message: rendered empty; the standard text was sent"]
     assert n2["headers"]["X-Customer"] == "Zoë Müller" and n2["body"]["text"] == "HTTP 503"
     assert n2["render_warnings"] == []
