@@ -16,6 +16,7 @@ from service.app import create_app
 from service.config import Config
 from service.delivery_bridge import describe_broker
 from service.logs import adopt_sanic_loggers, complain, configure_logging, say
+from service.membership import PartitionCountMismatch
 from service.rules_store import read_directory
 
 log = logging.getLogger("tocsin.service")
@@ -118,5 +119,9 @@ def serve_command(args: Any) -> int:
     async def _report(app_: Sanic) -> None:
         report_startup(app_)
 
-    app.run(host=config.host, port=config.port, single_process=True, access_log=False, motd=False)
+    try:
+        app.run(host=config.host, port=config.port, single_process=True, access_log=False, motd=False)
+    except PartitionCountMismatch as exc:  # raised while starting: another count is live
+        complain(f"tocsin serve: {exc}")
+        return 2
     return 0

@@ -1,6 +1,6 @@
 """Issue 11: three `tocsin serve` replicas share the evaluator partitions on one SecantusDB.
 
-A replica joins (it gets its share from the live owners, who hand over cleanly), leaves
+A replica with another partition count is refused. A replica joins (it gets its share from the live owners, who hand over cleanly), leaves
 (SIGTERM: it hands everything over at once) and is killed -9 (its partitions move within
 a lease period). Events with unique markers are posted to every replica throughout, and
 each monitor sits in a known partition, so every partition changes hands with events
@@ -11,6 +11,8 @@ event) and `GET /v1/cluster` shows the expected spread after each change.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -19,7 +21,8 @@ import pytest
 
 from service.partitions import Partition
 from tests.e2e.ledger_support import Deployment, failed_event
-from tests.support.processes import ServiceProcess, new_marker, wait_for
+from tests.support.processes import ServiceProcess, child_env, new_marker, wait_for
+from tests.support.servers import free_port
 
 PARTITIONS = 6
 LEASE_SECONDS = 2.0
@@ -108,6 +111,13 @@ def test_three_replicas_join_leave_and_die_without_losing_or_doubling(replicas):
     a.start()
     assert r.wait_spread("a", timeout=10) == {"a": list(range(PARTITIONS))}
     r.post("a")
+    refused = subprocess.run(  # another count is refused while a replica with this one is live
+        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        cwd=r.d.tmp_path, env=child_env({**r.d.env, "TOCSIN_EVALUATOR_PARTITIONS": "3"}), capture_output=True,
+        text=True, timeout=30)
+    assert refused.returncode == 2
+    assert (f"tocsin serve: TOCSIN_EVALUATOR_PARTITIONS=3, but the running replica(s) {r.cluster(a)['replicas'][0]['id']}"
+            f" use {PARTITIONS}: every replica must use the same count") in refused.stderr + refused.stdout
 
     b.start()  # joins: a hands three partitions over while it evaluates
     r.post("a", "b")
