@@ -44,7 +44,7 @@ def test_document_and_monitor():
     (request,) = _build(Destination("pagerduty", "core"), kind="resolved")
     doc = request.document
     assert doc["status"] == "resolved" and doc["kind"] == "resolved"
-    assert doc["url"] == "https://tocsin.example/v1/alerts/al-123"
+    assert doc["url"] == "https://tocsin.example/alerts/al-123"
     assert doc["resolved_at"] == "2026-11-22T07:30:00.125Z"
     assert request.monitor == {"name": "Sync failures", "severity": "critical", "labels": {"team": "core"}}
     assert request.message_template == "{{ monitor.name }}: {{ event.instance.name }} failed"

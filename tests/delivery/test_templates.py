@@ -80,7 +80,7 @@ def test_prismatic_variables(renderer, context):
     assert renderer.render(text, context, where="t").split("|") == [
         "Sync failures Alert", "Sync failures", "Acme Salesforce Sync", "SW5zdGFuY2U6OTk",
         "RXhlYzox", "Acme", "acme-42", "Sync", "Sync failures", "Fetch orders",
-        "http://tocsin.test/v1/alerts/al-123",
+        "http://tocsin.test/alerts/al-123",
     ]
     assert renderer.render("costs $5 and $OTHER", context, where="t") == "costs $5 and $OTHER"
 

@@ -27,7 +27,7 @@ def test_one_message_per_recipient_plain_and_html(smtp_server):
     types = [part.get_content_type() for part in msg.walk()]
     assert "text/plain" in types and "text/html" in types
     plain = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
-    assert b"http://tocsin.test/v1/alerts/al-123" in plain
+    assert b"http://tocsin.test/alerts/al-123" in plain
 
 
 def test_resolved_subject(smtp_server):

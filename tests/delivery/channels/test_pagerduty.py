@@ -24,7 +24,7 @@ def test_trigger_then_resolve_with_the_same_dedup_key(receiver):
     assert trigger["payload"]["summary"] == "Sync failures: Acme Salesforce Sync failed"
     assert trigger["payload"]["severity"] == "critical"
     assert trigger["payload"]["source"] == "Acme Salesforce Sync"
-    assert trigger["links"][0]["href"] == "http://tocsin.test/v1/alerts/al-123"
+    assert trigger["links"][0]["href"] == "http://tocsin.test/alerts/al-123"
     assert resolve == {"routing_key": SECRETS["PD_ROUTING_KEY"], "event_action": "resolve",
                        "dedup_key": "al-123"}
 

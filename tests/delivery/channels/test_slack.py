@@ -20,7 +20,7 @@ def test_text_and_blocks_are_templates(receiver):
     attempt_once(one_request(channel), make_runtime())
     body = receiver.requests[0].json()
     assert body["text"] == ":rotating_light: Sync failures on Sync"
-    assert body["blocks"][0]["text"]["text"] == "*Sync failures* <http://tocsin.test/v1/alerts/al-123|open>"
+    assert body["blocks"][0]["text"]["text"] == "*Sync failures* <http://tocsin.test/alerts/al-123|open>"
 
 
 def test_slack_404_fails_without_retry(receiver):

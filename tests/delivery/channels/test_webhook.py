@@ -20,7 +20,7 @@ def test_standard_alert_document_without_payload(receiver):
     assert set(doc) == {"id", "monitor", "severity", "status", "key", "kind", "count", "value",
                         "threshold", "fired_at", "resolved_at", "url", "labels", "message", "event"}
     assert doc["id"] == "al-123" and doc["status"] == "firing" and doc["kind"] == "fired"
-    assert doc["url"] == "http://tocsin.test/v1/alerts/al-123"
+    assert doc["url"] == "http://tocsin.test/alerts/al-123"
     assert doc["message"] == "Sync failures: Acme Salesforce Sync failed"
     assert doc["fired_at"] == "2026-11-22T07:30:00.125Z"
     assert got.headers["content-type"] == "application/json"
@@ -47,7 +47,7 @@ def test_payload_leaves_rendered_into_valid_json(receiver):
         "text": 'HTTP 503 from "Salesforce"\n<b>',
         "summary": "Sync failures triggered - Acme Salesforce Sync failed to run.",
         "source": "Sync failures Alert",
-        "links": [{"href": "http://tocsin.test/v1/alerts/al-123", "n": 3, "ok": True, "none": None}],
+        "links": [{"href": "http://tocsin.test/alerts/al-123", "n": 3, "ok": True, "none": None}],
         "count": "2",
     }
     assert got.headers["authorization"] == "Bearer " + SECRETS["API_TOKEN"]
