@@ -1,9 +1,11 @@
 """`GET /v1/monitors`: the active rule set's monitors with their open alerts and status.
 
-`status` is `error` for a monitor the evaluator quarantined (its evaluation raised, or
-its output could not be stored; `error` says what, when and on which event), `disabled`
-for one with `disabled`, else `ok`. Quarantines are read from the database
-(service/monitor_errors.py), so every replica answers the same.
+`status`, first that applies: `error` for a monitor the evaluator quarantined (its
+evaluation raised, or its output could not be stored; `error` says what, when and on
+which event), `disabled` for one with `disabled`, `firing` when one of its alerts fires,
+`pending` when one waits out its `for`, else `ok`. `open_alerts` counts both. Quarantines
+and alerts are read from the database (service/monitor_errors.py), so every replica
+answers the same.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ def _targets(monitor: A.Monitor) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def summary(m: Any, open_alerts: int, error: dict[str, Any] | None = None) -> dict[str, Any]:
+def summary(m: Any, open_alerts: dict[str, int], error: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One monitor's row; `open_alerts` counts its alerts by status (`firing`, `pending`)."""
     severity = m.monitor.clause(A.SeverityClause)
     disabled = m.monitor.clause(A.DisabledClause) is not None
+    status = ("error" if error else "disabled" if disabled else "firing" if open_alerts.get("firing")
+              else "pending" if open_alerts.get("pending") else "ok")
     return {
         "name": m.name,
         "file": m.file,
@@ -43,8 +48,8 @@ def summary(m: Any, open_alerts: int, error: dict[str, Any] | None = None) -> di
         "severity": severity.level if severity else "error",
         "targets": _targets(m.monitor),
         "disabled": disabled,
-        "open_alerts": open_alerts,
-        "status": "error" if error else "disabled" if disabled else "ok",
+        "open_alerts": sum(open_alerts.values()),
+        "status": status,
         "error": error,
     }
 
@@ -53,12 +58,12 @@ def summary(m: Any, open_alerts: int, error: dict[str, Any] | None = None) -> di
 async def list_monitors(request: Request) -> HTTPResponse:
     store = request.app.ctx.rules
     await store.refresh()
-    counts: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
     pipeline = [{"$match": {"status": {"$in": ["firing", "pending"]}}},
-                {"$group": {"_id": "$monitor", "n": {"$sum": 1}}}]
+                {"$group": {"_id": {"monitor": "$monitor", "status": "$status"}, "n": {"$sum": 1}}}]
     async for row in await request.app.ctx.db.alerts.aggregate(pipeline):
-        counts[row["_id"]] = row["n"]
+        counts.setdefault(row["_id"]["monitor"], {})[row["_id"]["status"]] = row["n"]
     errors = await monitor_errors.current(request.app.ctx.db)
-    rows = [summary(m, counts.get(m.name, 0), monitor_errors.shown(errors.get(m.name), signature(m)))
+    rows = [summary(m, counts.get(m.name, {}), monitor_errors.shown(errors.get(m.name), signature(m)))
             for m in store.active.ruleset.monitors]
     return json_response(page_of_list(request, rows))

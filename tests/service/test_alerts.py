@@ -162,6 +162,7 @@ async def test_monitors_and_readiness(live):
     await wait_alerts(live, 1)
     [m] = (await live.get("/v1/monitors")).json()["items"]
     assert m["name"] == "failures" and m["open_alerts"] == 1 and m["targets"] == ["webhook:hook"]
+    assert m["status"] == "firing"  # a monitor with a firing alert is not "ok"
     assert (await live.get("/readyz")).status_code == 200
     doc = (await live.get("/openapi.json")).json()
     assert {"/v1/events", "/v1/alerts/{id}/context", "/v1/test", "/readyz"} <= set(doc["paths"])

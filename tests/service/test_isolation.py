@@ -58,7 +58,7 @@ async def test_a_value_that_cannot_be_stored_quarantines_its_monitor_only(mongo_
         assert square["status"] == "error" and square["error"]["stage"] == "store"
         assert square["error"]["event_id"] is None  # a metric alert has no triggering event
         assert "MongoDB can only handle up to 8-byte ints" in square["error"]["message"]
-        assert (monitors["Failed"]["status"], monitors["Failed"]["error"]) == ("ok", None)
+        assert (monitors["Failed"]["status"], monitors["Failed"]["error"]) == ("firing", None)
         # A monitor.error event entered the stream, and a monitor alerted on it.
         [watch] = await wait_for(lambda: _alerts(client, "Watch"))
         assert watch["last_event"]["data"]["monitor"] == "Square"
