@@ -159,59 +159,62 @@ class Table:
         return {s for s in self.actions[state] if s.isupper()}
 
     def parse(self, text: str, tokens: Callable[[str, list], Iterator[Token]], callbacks: list):
-        """`tokens(text, stack)` yields tokens; it may look at `stack[-1]` (the state)."""
+        """`tokens(text, stack)` yields tokens; it may look at `stack[-1]` (the state).
+
+        Whatever it raises carries what had been parsed (`values`), the states that left
+        (`states`) and the state in which the last token read before the failing one
+        arrived, before the reductions it caused (`arrival`): enough for the caller to
+        keep the complete declarations (`finish`) and to tell what a stray word stood in
+        for."""
         actions, end = self.actions, self.end
         stack: list = [self.start]
         values: list = []
-        try:
-            return self._parse(text, tokens, callbacks, stack, values)
-        except Exception as e:  # noqa: BLE001 - annotated and raised again
-            # What had been parsed and the states it left: lets the caller keep the
-            # complete declarations (`finish`) and explain better (a stray word).
-            if not hasattr(e, "states"):
-                e.values, e.states = values, stack
-            raise
-
-    def _parse(self, text: str, tokens, callbacks: list, stack: list, values: list):
-        actions, end = self.actions, self.end
         token = None
-        for token in tokens(text, stack):
-            t = token[0]  # the type; tuple indexing is the cheapest read
+        arrival = previous = self.start
+        try:
+            for token in tokens(text, stack):
+                t = token[0]  # the type; tuple indexing is the cheapest read
+                previous, arrival = arrival, stack[-1]
+                while True:
+                    act = actions[stack[-1]].get(t)
+                    if act is None:
+                        raise self._unexpected(token, stack, values)
+                    if act[0] == SHIFT:
+                        stack.append(act[1])
+                        values.append(token)
+                        break
+                    _, size, rule, origin = act
+                    if size:
+                        value = callbacks[rule](values[-size:])
+                        del values[-size:]
+                        del stack[-size:]
+                    else:
+                        value = callbacks[rule]([])
+                    values.append(value)
+                    stack.append(actions[stack[-1]][origin][1])
+            if token is None:
+                end_token = make_token("$END", "", 1, 1, 1, 1, 0, 0)
+            else:
+                end_token = make_token("$END", "", token.end_line, token.end_column, token.end_line,
+                                       token.end_column, token.end_pos, token.end_pos)
+            previous = arrival
             while True:
-                act = actions[stack[-1]].get(t)
-                if act is None:
-                    raise self._unexpected(token, stack, values)
-                if act[0] == SHIFT:
-                    stack.append(act[1])
-                    values.append(token)
-                    break
+                act = actions[stack[-1]].get("$END")
+                if act is None or act[0] == SHIFT:  # $END is never shifted
+                    raise self._unexpected(end_token, stack, values)
                 _, size, rule, origin = act
+                value = callbacks[rule](values[-size:] if size else [])
                 if size:
-                    value = callbacks[rule](values[-size:])
                     del values[-size:]
                     del stack[-size:]
-                else:
-                    value = callbacks[rule]([])
                 values.append(value)
                 stack.append(actions[stack[-1]][origin][1])
-        if token is None:
-            end_token = make_token("$END", "", 1, 1, 1, 1, 0, 0)
-        else:
-            end_token = make_token("$END", "", token.end_line, token.end_column, token.end_line,
-                                   token.end_column, token.end_pos, token.end_pos)
-        while True:
-            act = actions[stack[-1]].get("$END")
-            if act is None or act[0] == SHIFT:  # $END is never shifted
-                raise self._unexpected(end_token, stack, values)
-            _, size, rule, origin = act
-            value = callbacks[rule](values[-size:] if size else [])
-            if size:
-                del values[-size:]
-                del stack[-size:]
-            values.append(value)
-            stack.append(actions[stack[-1]][origin][1])
-            if stack[-1] == end:
-                return values[-1]
+                if stack[-1] == end:
+                    return values[-1]
+        except Exception as e:  # noqa: BLE001 - annotated and raised again
+            if not hasattr(e, "states"):
+                e.values, e.states, e.arrival = values, stack, previous
+            raise
 
     def _unexpected(self, token: Token, stack: list, values: list) -> UnexpectedToken:
         return UnexpectedToken(token, self.expected(stack[-1]), terminals_by_name=self.terminals_by_name)

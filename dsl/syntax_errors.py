@@ -106,7 +106,8 @@ def stray_word(e: UnexpectedToken, file: str) -> Diagnostic | None:
             or len(complete_declarations(before)) < len(before):
         return None
     word = values[-1]
-    near = _nearest_keyword(str(word), grammar.front()[0].expected(states[-2]))
+    arrival = getattr(e, "arrival", None)  # before the word ended the declaration or clause
+    near = _nearest_keyword(str(word), grammar.front()[0].expected(states[-2] if arrival is None else arrival))
     if not (near or before):  # a first word with no keyword near: a block kind, judged later
         return None
     span = A.Span(file, word.line, word.column, word.end_line, word.end_column)

@@ -229,6 +229,17 @@ def test_whn_suggests_when():
         assert d.span.column == 1
 
 
+@pytest.mark.parametrize("text, hint", [
+    ('when a.b wher x == 1', "did you mean `where`?"),
+    ('when a.b notify group "g" severty info', "did you mean `severity`?"),
+    ("when a.b where x == 1 adn y == 2", "did you mean `and`?"),
+    ('monitor "x" whn a.b', "did you mean `when`?"),
+])
+def test_a_misspelt_keyword_gets_the_nearest_one_the_parser_expected_there(text, hint):
+    (d,) = dsl.parse(text)[1]
+    assert d.hint == hint, d
+
+
 def test_an_unclosed_bracket_hides_no_monitor_after_it():
     text = "when a.b where (x == 1\nwhen c.d\nmonitor \"m\" when e.f where [1, (2\nwhen g.h\n"
     rule_file, diagnostics = dsl.parse(text)
