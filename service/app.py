@@ -50,10 +50,10 @@ def create_app(config: Config | None = None, *, name: str | None = None) -> Sani
         await runtime.stop()
 
     problems.install(app)
-    from service.routes import alerts, cluster, events, monitors, ops, rules, silences, testing
+    from service.routes import alerts, backtest, cluster, events, monitors, ops, rules, silences, testing
 
     from service.console import routes as console
 
-    for module in (events, rules, monitors, alerts, silences, testing, ops, cluster, console):
+    for module in (events, rules, monitors, alerts, silences, testing, backtest, ops, cluster, console):
         app.blueprint(module.bp)
     return app

@@ -106,6 +106,8 @@ class Config(BaseSettings):
     # most alert events it may make (engine/replay.py `ReplayLimits`); beyond: 422 / exit 2.
     test_max_span: str = "31d"
     test_max_alert_events: int = Field(default=10_000, ge=1, le=10_000_000)
+    # `POST /v1/backtest`: the most stored events one backtest reads (counted first; 422 beyond).
+    backtest_max_events: int = Field(default=100_000, ge=1, le=10_000_000)
     # Logging (service/logs.py): debug|info|warning|error, and text or json lines.
     log_level: str = "info"
     log_format: str = "text"

@@ -100,6 +100,26 @@ DRY_RUN = {"type": "object", "required": ["ok", "alert_events", "diagnostics"], 
                                                 "stage": {"type": "string"},
                                                 "at": {"type": "string", "format": "date-time"},
                                                 "event_id": TEXT_OR_NULL}}}}}
+# POST /v1/backtest (service/routes/backtest.py): the dry-run rows of the stored events in a range.
+BACKTEST = {"type": "object", "required": ["from", "to"], "additionalProperties": False,
+            "description": "exactly one of `files` (rules loaded as a set) and `monitor` (of the active set)",
+            "properties": {
+                "files": {"type": "object", "additionalProperties": {"type": "string"}},
+                "monitor": {"type": "string", "minLength": 1},
+                "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}}
+BACKTEST_RESULT = {"type": "object", "required": [
+    "ok", "from", "to", "events", "alert_events", "total", "truncated", "diagnostics", "monitor_errors"], "properties": {
+    **DRY_RUN["properties"],
+    "alert_events": {"type": "array", "items": {
+        "type": "object", "required": ["monitor", "key", "kind", "at", "severity", "targets", "alert_id", "value",
+                                       "threshold"],
+        "properties": {**DRY_RUN["properties"]["alert_events"]["items"]["properties"], "alert_id": {"type": "string"},
+                       "value": {"type": ["number", "null"]}, "threshold": {"type": ["number", "null"]}}}},
+    "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+    "events": {"type": "integer", "description": "stored events replayed"},
+    "total": {"type": "integer", "description": "alert events the replay made (not muted)"},
+    "truncated": {"type": "boolean", "description": "more than `limit`: the earliest are listed"}}}
 # GET /v1/cluster (service/routes/cluster.py, service/membership.py).
 CLUSTER = {"type": "object", "required": ["replicas", "partitions"], "additionalProperties": False, "properties": {
     "partitions": {"type": "integer", "minimum": 1, "description": "TOCSIN_EVALUATOR_PARTITIONS, as stored"},
@@ -174,6 +194,8 @@ def _paths() -> dict:
         "/v1/test": {"post": _op("Dry-run rules over events", {**_ok(200, "Alert events", DRY_RUN),
                                                                **_problem(400, 413, 415, 422)},
                                  body={JSON: {"schema": TEST}})},
+        "/v1/backtest": {"post": _op("Replay rules over the stored events of a time range, dry", {
+            **_ok(200, "Alert events", BACKTEST_RESULT), **_problem(400, 415, 422)}, body={JSON: {"schema": BACKTEST}})},
         "/v1/cluster": {"get": _op("Evaluating replicas and the partitions each holds", _ok(200, "Cluster", CLUSTER))},
         "/healthz": {"get": {"summary": "Process up", "security": [], "responses": _ok(200, "Up", OBJ)}},
         "/readyz": {"get": _op("Database and broker reachable", {**_ok(200, "Ready", OBJ), **_problem(503)})},

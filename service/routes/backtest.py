@@ -1,0 +1,198 @@
+"""`POST /v1/backtest`: rules replayed over the stored events of a time range, dry.
+
+    {"monitor": "Sync failed", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
+    {"files": {"t.rules": "monitor …"}, "from": …, "to": …, "limit": 100}
+
+The stages: the body's shape → the rule set (one monitor of the active set with the
+active channels and groups, or the given files loaded as a set, as `POST /v1/test`) →
+the bound (`count_documents` over the range, 422 naming `TOCSIN_BACKTEST_MAX_EVENTS`
+beyond it) → the events read on the loop in chunks, oldest first (`time`, then `seq`;
+fillers have no `time` and are never read) → the replay in a worker thread
+(engine/replay.py `run`, the code `tocsin test` and `POST /v1/test` use, bounded by the
+same `ReplayLimits`: `TOCSIN_TEST_MAX_SPAN`, `TOCSIN_TEST_MAX_ALERT_EVENTS`) → rows.
+
+Nothing is stored and nothing is sent: the replay has its own `Engine`; the database is
+only read. The clock starts at the first event of the range (as `tocsin test` does) and
+is ticked through `to`, so the rows equal `POST /v1/test` given the same events and
+`until = to`. Each row is that endpoint's, plus `alert_id` (a fired and its resolved
+share it: the timeline's bar) and the alert event's `value` and `threshold`: what "the
+series values at each transition" are here (the engine keeps no other series).
+
+The answer holds at most `limit` rows (default 1,000, at most `MAX_LIMIT`), earliest
+first; `total` counts them all and `truncated` says some were left out. A later page
+cannot be asked for with a cursor, since it would need the replay again: narrow the
+range instead (the replay limits already bound `total`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+import dsl
+from dsl.ruleset import RuleSet
+from engine.model import AlertEvent, rfc3339
+from engine.replay import ReplayLimits, ReplayTooLarge
+from service import json_out
+from service.event_store import parse_time
+from service.events_model import EARLIEST, LATEST
+from service.json_body import media_type, parse_json
+from service.problems import Problem
+from service.rules_store import errors_of
+
+bp = Blueprint("backtest", url_prefix="/v1")
+
+FIELDS = ("files", "monitor", "from", "to", "limit")
+DEFAULT_LIMIT, MAX_LIMIT = 1_000, 10_000
+READ_CHUNK = 1_000  # events per round trip while reading the range
+MAX_EVENTS_SETTING = "TOCSIN_BACKTEST_MAX_EVENTS"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    """The body, checked: exactly one of `files` and `monitor`."""
+
+    files: dict[str, str] | None
+    monitor: str | None
+    start: datetime
+    end: datetime
+    limit: int
+
+
+def _error(path: str, message: str) -> dict[str, Any]:
+    return {"index": 0, "path": path, "message": message}
+
+
+def _time(body: dict, name: str, errors: list[dict]) -> datetime | None:
+    value = body.get(name)
+    try:
+        t = parse_time(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError):
+        t = None
+    if t is None or not EARLIEST <= t < LATEST:
+        errors.append(_error(f"/{name}", "an RFC 3339 time between 1970 and 9000"))
+        return None
+    return t
+
+
+def parse_request(request: Request) -> BacktestRequest:
+    """The body as a `BacktestRequest`, or a 415 / 400 / 422 problem."""
+    if media_type(request) != "application/json":
+        raise Problem(415, "send application/json")
+    body, bad = parse_json(request)
+    if bad:
+        raise Problem(400, "the body is not JSON")
+    if not isinstance(body, dict):
+        raise Problem(422, "expected an object", errors=[_error("", "not an object")])
+    errors = [_error(f"/{k}", "unknown field") for k in body if k not in FIELDS]
+    files, monitor = body.get("files"), body.get("monitor")
+    if (files is None) == (monitor is None):
+        errors.append(_error("", "exactly one of `files` and `monitor`"))
+    if files is not None and not (isinstance(files, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        errors.append(_error("/files", "an object of file name to rule text"))
+    if monitor is not None and not (isinstance(monitor, str) and monitor):
+        errors.append(_error("/monitor", "a monitor's name"))
+    start, end = _time(body, "from", errors), _time(body, "to", errors)
+    if start is not None and end is not None and start > end:
+        errors.append(_error("/to", "not before `from`"))
+    limit = body.get("limit", DEFAULT_LIMIT)
+    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
+        errors.append(_error("/limit", f"an integer from 1 to {MAX_LIMIT}"))
+    if errors:
+        raise Problem(422, "invalid backtest request", errors=errors)
+    return BacktestRequest(files, monitor, start, end, limit)  # type: ignore[arg-type]
+
+
+async def _monitor_ruleset(request: Request, name: str) -> RuleSet:
+    """The active set narrowed to one monitor (its channels, groups and schedules kept)."""
+    store = request.app.ctx.rules
+    await store.refresh()
+    ruleset: RuleSet = store.active.ruleset
+    found = ruleset.monitor(name)
+    if found is None:
+        raise Problem(422, f"no monitor {name!r} in the active rule set",
+                      errors=[_error("/monitor", "not a monitor of the active rule set")])
+    return dataclasses.replace(ruleset, monitors=(found,))
+
+
+async def read_events(db: Any, start: datetime, end: datetime, most: int) -> list[dict]:
+    """The stored events with `time` in [start, end], oldest first; 422 beyond `most`.
+
+    Counted first, so a range too large is refused before anything is read; the read
+    stops at `most` too, in case events arrived between the count and the read."""
+    query = {"time": {"$gte": start, "$lte": end}, "event": {"$exists": True}}
+    count = await db.events.count_documents(query)
+    if count > most:
+        raise _too_many(count, most)
+    cursor = db.events.find(query, {"event": 1}).sort([("time", ASCENDING), ("seq", ASCENDING)])
+    events: list[dict] = []
+    async for doc in cursor.batch_size(READ_CHUNK):
+        if len(events) >= most:
+            raise _too_many(len(events) + 1, most)
+        events.append(doc["event"])
+    return events
+
+
+def _too_many(count: int, most: int) -> Problem:
+    return Problem(422, f"the range holds {count} stored events, more than the {most} a backtest reads "
+                        f"({MAX_EVENTS_SETTING}); narrow `from` and `to`",
+                   errors=[_error("/from", f"more than {most} events between `from` and `to`")])
+
+
+def alert_event_rows(alert_events: list[AlertEvent]) -> list[dict[str, Any]]:
+    """`POST /v1/test`'s rows (sorted, muted ones left out) with `alert_id`, `value`, `threshold`."""
+    from engine.cli import result_rows, shown_alert_events
+
+    rows = result_rows(alert_events)
+    for row, ae in zip(rows, shown_alert_events(alert_events), strict=True):
+        row.update(alert_id=ae.alert_id, value=ae.value, threshold=ae.threshold)
+    return rows
+
+
+def replay_answer(ruleset: RuleSet | None, diagnostics: list, events: list[dict], req: BacktestRequest,
+                  limits: ReplayLimits) -> dict[str, Any]:
+    """The answer's document; runs in a worker thread (the engine's part)."""
+    from engine.cli import fault_rows, limit_message
+    from engine.replay import run
+
+    answer: dict[str, Any] = {"ok": False, "from": rfc3339(req.start), "to": rfc3339(req.end),
+                              "events": len(events), "alert_events": [], "total": 0, "truncated": False,
+                              "diagnostics": [d.to_dict() for d in diagnostics], "monitor_errors": []}
+    if ruleset is None or errors_of(diagnostics):
+        return answer
+    try:
+        result = run(ruleset, events, until=req.end, limits=limits)
+    except ReplayTooLarge as exc:
+        raise Problem(422, limit_message(exc, "`to`"), errors=[_error("/to", str(exc))]) from None
+    rows = alert_event_rows(result.alert_events)
+    answer.update(ok=True, alert_events=rows[:req.limit], total=len(rows), truncated=len(rows) > req.limit,
+                  monitor_errors=fault_rows(result.faults))
+    return answer
+
+
+def _load_files(files: dict[str, str]) -> tuple[RuleSet | None, list]:
+    return dsl.load(files)
+
+
+@bp.post("/backtest")
+async def backtest(request: Request) -> HTTPResponse:
+    req = parse_request(request)
+    config = request.app.ctx.config
+    if req.monitor is not None:
+        ruleset, diagnostics = await _monitor_ruleset(request, req.monitor), []
+    else:
+        ruleset, diagnostics = await asyncio.to_thread(_load_files, req.files or {})
+    events: list[dict] = []
+    if ruleset is not None and not errors_of(diagnostics):
+        events = await read_events(request.app.ctx.db, req.start, req.end, config.backtest_max_events)
+    answer = await asyncio.to_thread(replay_answer, ruleset, diagnostics, events, req, config.test_limits)
+    body = await asyncio.to_thread(json_out.dumps, answer)
+    return HTTPResponse(body, content_type="application/json")
