@@ -8,6 +8,8 @@
     tocsin worker                     Dramatiq delivery workers on TOCSIN_REDIS_URL
     tocsin alerts list|show|ack|clear a running service's alerts (--url, --key, --format)
     tocsin silences list|add|expire   … and its silences
+    tocsin backtest (--monitor M | RULES…) --from T [--to T]
+                                      … its stored events replayed through rules, dry
 
 Each command lives with the package that owns it; this module only parses arguments.
 """
@@ -102,6 +104,10 @@ def _add_remote_commands(sub: Any) -> None:
     end.add_argument("--until", metavar="RFC3339", help="when it ends")
     actions.add_parser("expire", parents=[remote], help="end a silence now").add_argument("id", metavar="ID")
 
+    from service.backtest_cli import add_parser as add_backtest
+
+    add_backtest(sub, remote)
+
 
 def _positive(text: str) -> int:
     try:
@@ -145,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         from service.alerts_cli import alerts_command, silences_command
 
         return (alerts_command if args.command == "alerts" else silences_command)(args)
+    if args.command == "backtest":
+        from service.backtest_cli import backtest_command
+
+        return backtest_command(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

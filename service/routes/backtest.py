@@ -7,7 +7,8 @@ The stages: the body's shape → the rule set (one monitor of the active set wit
 active channels and groups, or the given files loaded as a set, as `POST /v1/test`) →
 the bound (`count_documents` over the range, 422 naming `TOCSIN_BACKTEST_MAX_EVENTS`
 beyond it) → the events read on the loop in chunks, oldest first (`time`, then `seq`;
-fillers have no `time` and are never read) → the replay in a worker thread
+fillers have no `time` and are never read, the service's own `source: "tocsin"` events
+are left out) → the replay in a worker thread
 (engine/replay.py `run`, the code `tocsin test` and `POST /v1/test` use, bounded by the
 same `ReplayLimits`: `TOCSIN_TEST_MAX_SPAN`, `TOCSIN_TEST_MAX_ALERT_EVENTS`) → rows.
 
@@ -53,6 +54,10 @@ FIELDS = ("files", "monitor", "from", "to", "limit")
 DEFAULT_LIMIT, MAX_LIMIT = 1_000, 10_000
 READ_CHUNK = 1_000  # events per round trip while reading the range
 MAX_EVENTS_SETTING = "TOCSIN_BACKTEST_MAX_EVENTS"
+# The events the service stores itself (`alert.*`, `monitor.error`: service/outbox.py,
+# monitor_errors.py) are the live rules' output, not input: replayed, they would show the
+# tested rules alerts those rules never made. A backtest reads the others only.
+EMITTED_SOURCE = "tocsin"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,7 +133,8 @@ async def read_events(db: Any, start: datetime, end: datetime, most: int) -> lis
 
     Counted first, so a range too large is refused before anything is read; the read
     stops at `most` too, in case events arrived between the count and the read."""
-    query = {"time": {"$gte": start, "$lte": end}, "event": {"$exists": True}}
+    query = {"time": {"$gte": start, "$lte": end}, "event": {"$exists": True},
+             "event.source": {"$ne": EMITTED_SOURCE}}
     count = await db.events.count_documents(query)
     if count > most:
         raise _too_many(count, most)
