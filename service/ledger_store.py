@@ -27,6 +27,7 @@ from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, Ope
 
 from delivery.ledger import (
     OPEN_STATES,
+    SENT,
     Claim,
     Outcome,
     claim_filters,
@@ -257,16 +258,26 @@ class MongoLedger:
             self._unwritten.difference_update(o.delivery_id for o in outcomes)
 
     def _write(self, outcomes: list[Outcome]) -> None:
+        """The `notification.sent` events first, then the outcomes, then the events of the
+        failures that counted. A process killed between two of these writes loses
+        nothing: an entry whose outcome was not written is sent again when its lease
+        runs out (same key), and its event, stored already, is not stored twice
+        (deterministic id). Written after the outcome, a success's event was lost with
+        such a kill. A failure's event still waits for its outcome: a stale claimant's
+        failure must not announce `notification.failed` for an entry another worker sent.
+        Event ids are new unless this batch was written before and its answer lost: only
+        then are they looked up (a batch of repeats would take many numbers)."""
         now = datetime.now(timezone.utc)
+        sent = [o.event for o in outcomes if o.state == SENT and o.event is not None]
+        if sent:
+            store_events_sync(self.db, sent, now, lookup=self.commit.retrying)
         ops = [UpdateOne(outcome_filter(o), outcome_update(o, now)) for o in outcomes]
         result = self.db.deliveries.bulk_write(ops, ordered=False)
-        if result.matched_count < len(ops):  # a stale claimant's outcome did not count
-            outcomes = self._counted(outcomes)
-        events = [o.event for o in outcomes if o.event is not None]
-        if events:
-            # Their ids are new unless this batch was written before and its answer lost:
-            # only then are they looked up (a batch of repeats would take many numbers).
-            store_events_sync(self.db, events, now, lookup=self.commit.retrying)
+        failed = [o for o in outcomes if o.state != SENT and o.event is not None]
+        if failed and result.matched_count < len(ops):  # a stale claimant's outcome did not count
+            failed = self._counted(failed)
+        if failed:
+            store_events_sync(self.db, [o.event for o in failed], now, lookup=self.commit.retrying)
 
     def _counted(self, outcomes: list[Outcome]) -> list[Outcome]:
         """The outcomes whose update took effect (its attempt is the entry's, in its state),

@@ -213,7 +213,7 @@ async def test_a_database_failure_pauses_the_evaluator_which_resumes_and_quarant
         await client.post("/v1/events", json=failed(1))
         assert await asyncio.to_thread(receiver.wait_for, 1)
         monitors = (await client.get("/v1/monitors")).json()["items"]
-        assert [(m["name"], m["status"]) for m in monitors] == [("f", "ok")]
+        assert [(m["name"], m["status"]) for m in monitors] == [("f", "firing")]  # not quarantined: the database failed, not the monitor
     assert failures  # the round did fail once
     assert receiver.count == 1
     assert [r for r in caplog.records if "evaluation step failed" in r.getMessage()]
