@@ -33,6 +33,8 @@ def find_rule_files(paths: list[str]) -> list[str]:
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 candidates += [os.path.join(root, f) for f in sorted(files) if f.endswith(".rules")]
+            if not candidates:  # a mistyped or empty directory must not look like clean rules
+                raise UsageError(f"{path}: no rule files (*.rules) in this directory")
         elif os.path.exists(path):
             candidates = [path]
         else:

@@ -107,3 +107,13 @@ def test_fmt_refuses_files_with_syntax_errors(tmp_path, capsys):
     assert f"{broken}:1:" in err and "E001" in err
     assert Path(broken).read_text() == "when execution.failed notify\n"
     assert main(["fmt", str(tmp_path / "missing.rules")]) == 2
+
+
+def test_a_directory_without_rule_files_is_a_usage_error(tmp_path, capsys):
+    """A mistyped or empty directory must not pass for clean rules (exit 2, not 0)."""
+    (tmp_path / "empty").mkdir()
+    _write(tmp_path, "other/notes.txt", "not rules")
+    for directory in ("empty", "other"):
+        assert main(["lint", str(tmp_path / directory)]) == 2
+        assert "no rule files" in capsys.readouterr().err
+    assert main(["fmt", "--check", str(tmp_path / "empty")]) == 2
