@@ -130,6 +130,13 @@ def wake_claimed(claims: Iterable[Claim]) -> int:
     return wake(claim.id for claim in claims)
 
 
+def queued_here() -> set[str]:
+    """Entries woken with their birth claim and still waiting for a local worker."""
+    b = binding()
+    with b._lock:
+        return set(b.prepared)
+
+
 def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
     """Claim, send once and record one entry; returns the recorded state, or None when
     the entry was not ours to send (or the database could not be reached)."""
@@ -162,4 +169,4 @@ def _deliver(delivery_id: str) -> None:
     deliver(delivery_id)
 
 
-__all__ = ["setup", "binding", "wake", "wake_claimed", "birth_claims", "deliver"]
+__all__ = ["setup", "binding", "wake", "wake_claimed", "birth_claims", "queued_here", "deliver"]

@@ -170,13 +170,32 @@ class DeliveryBridge:
             self.waker.put(ids)
 
     async def reconcile(self, now: datetime | None = None) -> int:
-        """Wake every due open entry once; returns how many were woken."""
+        """Wake every due open entry once, but those this process still holds; returns how
+        many were woken."""
         now = now or datetime.now(timezone.utc)
         ids = await due_entries(self.db, now, RECONCILE_BATCH)
+        if ids:
+            held = self._held_here()
+            ids = [i for i in ids if i not in held]
         if ids:
             await mark_woken(self.db, ids, now, wake_grace=self.settings.wake_grace_seconds)
             self.wake(ids)
         return len(ids)
+
+    def _held_here(self) -> set[str]:
+        """Entries this process will still send or record: woken with their birth claim and
+        waiting for a local worker, or sent with their outcome not yet written. In a storm
+        their leases can run out in the database while they wait; waking them again only
+        piled duplicate wake-ups and `mark_woken` writes onto the backlog that made them
+        late (one run of the storm bench collapsed that way)."""
+        held: set[str] = set()
+        if self.worker is not None:  # in-process workers
+            from delivery.actors import queued_here
+
+            held |= queued_here()
+        if self.ledger is not None:
+            held |= self.ledger.unwritten()
+        return held
 
     async def _reconcile_forever(self) -> None:
         while True:

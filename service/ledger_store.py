@@ -253,6 +253,11 @@ class MongoLedger:
             self._unwritten.add(outcome.delivery_id)
         self.commit.add(outcome)
 
+    def unwritten(self) -> set[str]:
+        """Entries sent by this process whose outcome is not written yet."""
+        with self._lock:
+            return set(self._unwritten)
+
     def _settled(self, outcomes: list[Outcome]) -> None:
         with self._lock:
             self._unwritten.difference_update(o.delivery_id for o in outcomes)
