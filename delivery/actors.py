@@ -145,9 +145,11 @@ def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
     token = f"{b.worker_id}:{uuid.uuid4().hex[:8]}"
     with b._lock:
         prepared = b.prepared.pop(delivery_id, None)
-    if prepared is not None and prepared.lease_until <= now:
-        prepared = None  # its lease ran out while it waited: someone else may hold it now
     try:
+        if prepared is not None and prepared.lease_until <= now:
+            # Its lease ran out while it waited in a storm's queue: still ours if nobody
+            # took it meanwhile (one conditional update), else claimed like any entry.
+            prepared = b.ledger.renew(prepared, now=now, lease=_lease(b))
         claim = prepared or b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token)
     except Exception as exc:  # the database is away: the entry stays due, it is woken again
         log.warning("delivery %s not claimed (%s: %s); the reconciler will wake it again",

@@ -35,7 +35,7 @@ service's is `service.ledger_store.MongoLedger`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -185,6 +185,10 @@ class Ledger(Protocol):
         """Claim one entry if it is claimable; None when it is not (sent, claimed,
         not yet due, unknown). Raises when the database cannot be reached."""
 
+    def renew(self, claim: Claim, *, now: datetime, lease: float) -> Claim | None:
+        """A new lease for `claim` if the entry is still `sending` under its token (nobody
+        took it over when the old lease ran out); None otherwise."""
+
     def record(self, outcome: Outcome) -> None:
         """Record an attempt and the next state (may be group-committed and retried
         until the database takes it; never raises for a database outage)."""
@@ -212,6 +216,15 @@ class MemoryLedger:
             claim = claim_from_entry(entry, token, lease_until)
             entry.update(claim_update(token, now, lease_until)["$set"])
             return claim
+
+    def renew(self, claim: Claim, *, now: datetime, lease: float) -> Claim | None:
+        with self.cond:
+            entry = self.entries.get(claim.id)
+            if entry is None or entry["state"] != SENDING or entry["claimed_by"] != claim.token:
+                return None
+            lease_until = now + timedelta(seconds=lease_for(claim.request, lease))
+            entry.update({"lease_until": lease_until, "due_at": lease_until, "updated_at": now})
+            return replace(claim, lease_until=lease_until)
 
     def record(self, outcome: Outcome) -> None:
         with self.cond:

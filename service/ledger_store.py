@@ -15,6 +15,7 @@ recorded by workers, swept by the reconciler. The rules are `delivery.ledger`'s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, Ope
 
 from delivery.ledger import (
     OPEN_STATES,
+    SENDING,
     SENT,
     Claim,
     Outcome,
@@ -247,6 +249,14 @@ class MongoLedger:
                                           {"$set": {"lease_until": lease_until, "due_at": lease_until}})
             claim = claim_from_entry(entry, token, lease_until)
         return claim
+
+    def renew(self, claim: Claim, *, now: datetime, lease: float) -> Claim | None:
+        """One conditional update: a new lease if the entry is still ours."""
+        lease_until = now + timedelta(seconds=lease_for(claim.request, lease))
+        result = self.db.deliveries.update_one(
+            {"_id": claim.id, "state": SENDING, "claimed_by": claim.token},
+            {"$set": {"lease_until": lease_until, "due_at": lease_until, "updated_at": now}})
+        return dataclasses.replace(claim, lease_until=lease_until) if result.modified_count == 1 else None
 
     def record(self, outcome: Outcome) -> None:
         with self._lock:

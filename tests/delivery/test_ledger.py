@@ -377,3 +377,14 @@ def test_a_long_channel_timeout_lengthens_the_lease():
     assert ledger.claim(slow.id, now=T0, lease=LEASE, token="a").lease_until == T0 + timedelta(seconds=60)
     assert ledger.claim(fast.id, now=T0, lease=LEASE, token="a").lease_until == T0 + timedelta(seconds=LEASE)
     assert birth_claim(slow, "b", T0, LEASE).lease_until == T0 + timedelta(seconds=60)
+
+
+def test_a_claim_is_renewed_only_while_the_entry_is_still_its_own():
+    mine, taken = _request(n=1), _request(n=2)
+    ledger = _ledger(mine, taken)
+    a = ledger.claim(mine.id, now=T0, lease=LEASE, token="a")
+    b = ledger.claim(taken.id, now=T0, lease=LEASE, token="a")
+    later = T0 + timedelta(seconds=LEASE + 5)
+    assert ledger.claim(taken.id, now=later, lease=LEASE, token="other") is not None
+    assert ledger.renew(a, now=later, lease=LEASE).lease_until == later + timedelta(seconds=LEASE)
+    assert ledger.renew(b, now=later, lease=LEASE) is None

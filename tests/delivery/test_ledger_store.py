@@ -274,3 +274,18 @@ def test_a_success_is_announced_before_its_outcome_is_written(ledger, monkeypatc
             ledger._write([_outcome(claim, SENT)])
     assert [d["event"]["type"] for d in _events(ledger)] == ["notification.sent"]
     assert _entry(ledger, request.id)["state"] == SENDING
+
+
+def test_a_claim_that_ran_out_in_the_queue_is_renewed_if_still_ours(ledger):
+    """A birth claim whose lease ran out while it waited for a local worker: one
+    conditional update renews it, unless another worker took the entry meanwhile."""
+    mine, taken = _request(n=1), _request(n=2)
+    _add(ledger, mine, taken)
+    a = ledger.claim(mine.id, now=T0, lease=LEASE, token="a")
+    b = ledger.claim(taken.id, now=T0, lease=LEASE, token="a")
+    later = T0 + timedelta(seconds=LEASE + 5)
+    assert ledger.claim(taken.id, now=later, lease=LEASE, token="other") is not None  # taken over
+    renewed = ledger.renew(a, now=later, lease=LEASE)
+    assert renewed is not None and renewed.lease_until == later + timedelta(seconds=LEASE)
+    assert _entry(ledger, mine.id)["due_at"] == renewed.lease_until
+    assert ledger.renew(b, now=later, lease=LEASE) is None
