@@ -110,6 +110,7 @@ class DeliveryBridge:
         self.ledger: MongoLedger | None = None
         self.waker: Waker | None = None
         self._reconciler: asyncio.Task | None = None
+        self.held_seen = 0  # due entries the last round left to this process's own workers
 
     async def start(self) -> None:
         await asyncio.to_thread(self._setup)
@@ -174,8 +175,10 @@ class DeliveryBridge:
         many were woken."""
         now = now or datetime.now(timezone.utc)
         ids = await due_entries(self.db, now, RECONCILE_BATCH)
+        self.held_seen = 0
         if ids:
             held = self._held_here()
+            self.held_seen = sum(1 for i in ids if i in held)
             ids = [i for i in ids if i not in held]
         if ids:
             await mark_woken(self.db, ids, now, wake_grace=self.settings.wake_grace_seconds)
@@ -206,7 +209,13 @@ class DeliveryBridge:
             except Exception as exc:  # the database is away: try again next period
                 log.warning("ledger reconcile failed (%s: %s)", type(exc).__name__, exc)
                 woken = 0
-            if woken < RECONCILE_BATCH:
+            if self.held_seen:
+                # Entries this process holds are due (a storm's backlog): they stay due, as
+                # they are not marked woken, and reading them every second is what the
+                # embedded database can least afford (it decodes every due entry). Look
+                # again after a wake-up's grace, as a marked entry would be.
+                await asyncio.sleep(self.settings.wake_grace_seconds)
+            elif woken < RECONCILE_BATCH:
                 await asyncio.sleep(self.settings.reconcile_seconds)
 
     async def ping(self) -> bool:

@@ -35,6 +35,7 @@ async def test_due_entries_are_woken_except_those_queued_or_unrecorded_here(mong
             bridge.ledger._unwritten.add(unrecorded.id)  # sent; its outcome still queued
         try:
             assert await bridge.reconcile() == 1
+            assert bridge.held_seen == 2  # the loop waits a wake-up's grace before looking again
         finally:
             with b._lock:
                 b.prepared.pop(queued.id, None)
