@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from service.client import OK, USAGE, ServiceClient, ServiceError, Unreachable, path_id
+from service.client import OK, USAGE, ServiceClient, ServiceError, Unreachable, path_id, report
 from service.tables import fields, key_text, short_time, table
 
 MAX_PAGE = 500  # the API's largest page (service/routes/paging.py)
@@ -57,10 +57,7 @@ def _run(args: argparse.Namespace, name: str, action: Action) -> int:
     try:
         value, text = action(client, args)
     except ServiceError as exc:
-        print(f"{name}: {exc.message}", file=sys.stderr)
-        for line in exc.details:
-            print(f"  {line}", file=sys.stderr)
-        return exc.exit_code
+        return report(name, exc)
     finally:
         client.close()
     if args.format == "json":

@@ -24,7 +24,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from service.client import OK, REFUSED, USAGE, ServiceClient, ServiceError
+from service.client import OK, REFUSED, USAGE, ServiceClient, ServiceError, report
 from service.tables import key_text, short_time, table
 
 NAME = "tocsin backtest"
@@ -75,10 +75,7 @@ def backtest_command(args: argparse.Namespace) -> int:
     try:
         answer = client.call("POST", "/v1/backtest", json=body)
     except ServiceError as exc:
-        print(f"{NAME}: {exc.message}", file=sys.stderr)
-        for line in exc.details:
-            print(f"  {line}", file=sys.stderr)
-        return exc.exit_code
+        return report(NAME, exc)
     finally:
         client.close()
     if args.format == "json":

@@ -21,6 +21,7 @@ The default URL is the local service at its default port, so on the machine that
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -45,6 +46,14 @@ class ServiceError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def report(command: str, exc: ServiceError) -> int:
+    """Print why `command` failed (the message, then each detail) on stderr; its exit code."""
+    print(f"{command}: {exc.message}", file=sys.stderr)
+    for line in exc.details:
+        print(f"  {line}", file=sys.stderr)
+    return exc.exit_code
 
 
 class Refused(ServiceError):

@@ -75,3 +75,24 @@ def recording_receiver() -> Iterator[RecordingReceiver]:
     """A webhook endpoint on 127.0.0.1 that records every request (`.url`, `.markers()`)."""
     with RecordingReceiver() as receiver:
         yield receiver
+
+
+@pytest.fixture
+def tocsin(request, service, monkeypatch, capsys):
+    """Run `tocsin ARGS…` in-process against the test module's `service` fixture, with
+    TOCSIN_URL and TOCSIN_API_KEY (the module's `ADMIN` key) set: (exit code, stdout, stderr)."""
+    from service.cli import main
+
+    monkeypatch.setenv("TOCSIN_URL", service.url)
+    monkeypatch.setenv("TOCSIN_API_KEY", request.module.ADMIN)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

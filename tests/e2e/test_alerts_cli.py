@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.cli import main
 from tests.support.processes import REPO_ROOT, ServiceProcess, child_env, wait_for
 from tests.support.servers import free_port
 
@@ -58,24 +57,6 @@ def api(service: ServiceProcess, path: str, **params: str) -> dict:
 def alert_of(service: ServiceProcess, monitor: str, instance: str) -> dict:
     [alert] = api(service, "/v1/alerts", monitor=monitor, instance=instance)["items"]
     return alert
-
-
-@pytest.fixture
-def tocsin(service, monkeypatch, capsys):
-    """Run `tocsin ARGS…` in-process with TOCSIN_URL and TOCSIN_API_KEY set: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("TOCSIN_URL", service.url)
-    monkeypatch.setenv("TOCSIN_API_KEY", ADMIN)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse's usage errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_list_is_a_table_for_people_and_the_api_for_scripts(tocsin, service):

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.cli import main
 from tests.support.processes import ServiceProcess
 from tests.support.servers import free_port
 
@@ -41,24 +40,6 @@ def service(tmp_path_factory) -> Iterator[ServiceProcess]:
         r = httpx.post(f"{served.url}/v1/events", json=EVENTS, headers={"Authorization": f"Bearer {INGEST}"})
         assert r.status_code == 202, r.text
         yield served
-
-
-@pytest.fixture
-def tocsin(service, monkeypatch, capsys):
-    """Run `tocsin ARGS…` in-process with TOCSIN_URL and TOCSIN_API_KEY set: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("TOCSIN_URL", service.url)
-    monkeypatch.setenv("TOCSIN_API_KEY", ADMIN)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse's usage errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_json_equals_tocsin_test_over_the_same_events(tocsin, tmp_path):
