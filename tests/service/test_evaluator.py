@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from service.lease import Lease
 from tests.service.conftest import make_config
 from tests.service.receiver import Receiver
 from tests.service.server import running
+from tests.support.waiting import eventually
 
 DURATION_RULES = ('webhook "hook" {{ url "{url}" }}\n'
                   'monitor "slow" when execution.duration >= 3s notify webhook "hook"\n')
@@ -25,12 +25,7 @@ def receiver():
 
 
 async def wait_until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
+    await eventually(predicate, timeout)
 
 
 async def test_two_evaluators_on_one_database_fire_once(mongo_uri, tmp_path, receiver):

@@ -8,16 +8,15 @@ engine raised on the timer).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
 from datetime import datetime, timedelta, timezone
 
 from service.app import create_app
 from service.db import Database
 from tests.service.conftest import make_config
 from tests.service.server import running
+from tests.support.waiting import eventually
 
 STORE_RULES = """\
 monitor "Square" when max(data.n of order.placed) * max(data.n of order.placed) > 0 over 1m notify email "a@example.com"
@@ -27,13 +26,7 @@ monitor "Watch" when monitor.error notify email "ops@example.com"
 
 
 async def wait_for(predicate, timeout: float = 20.0):
-    """The predicate's first truthy answer, polled until the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answer := await predicate():
-            return answer
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
+    return await eventually(predicate, timeout)
 
 
 async def _alerts(client, monitor: str) -> list[dict]:
