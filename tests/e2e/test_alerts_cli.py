@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import REPO_ROOT, ServiceProcess, child_env, wait_for
+from tests.support.processes import REPO_ROOT, ServiceProcess, child_env, keyed_service, wait_for
 from tests.support.servers import free_port
 
 ADMIN, INGEST = "admin-key-1", "ingest-key-1"
@@ -36,14 +36,7 @@ EVENTS = [
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[ServiceProcess]:
     """Three alerts: "Sync failed" for Acme and Beta (critical), "Slow" for Acme (warning)."""
-    root = tmp_path_factory.mktemp("alerts-cli")
-    (root / "rules").mkdir()
-    (root / "rules" / "main.rules").write_text(RULES)
-    env = {"TOCSIN_API_KEYS": f"{ADMIN}:admin,{INGEST}:ingest", "TOCSIN_RULES_DIR": str(root / "rules"),
-           "TOCSIN_DATA_DIR": str(root / "data")}
-    with ServiceProcess(root, env, log_dir=root) as served:
-        r = httpx.post(f"{served.url}/v1/events", json=EVENTS, headers={"Authorization": f"Bearer {INGEST}"})
-        assert r.status_code == 202, r.text
+    with keyed_service(tmp_path_factory.mktemp("alerts-cli"), RULES, EVENTS, admin=ADMIN, ingest=INGEST) as served:
         wait_for(lambda: len(api(served, "/v1/alerts")["items"]) == 3, timeout=30, message=served.log)
         yield served
 

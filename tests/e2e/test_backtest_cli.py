@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, keyed_service
 from tests.support.servers import free_port
 
 ADMIN, INGEST = "admin-key-1", "ingest-key-1"
@@ -31,14 +30,7 @@ EVENTS = [
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[ServiceProcess]:
-    root = tmp_path_factory.mktemp("backtest-cli")
-    (root / "rules").mkdir()
-    (root / "rules" / "main.rules").write_text(RULES)
-    env = {"TOCSIN_API_KEYS": f"{ADMIN}:admin,{INGEST}:ingest", "TOCSIN_RULES_DIR": str(root / "rules"),
-           "TOCSIN_DATA_DIR": str(root / "data")}
-    with ServiceProcess(root, env, log_dir=root) as served:
-        r = httpx.post(f"{served.url}/v1/events", json=EVENTS, headers={"Authorization": f"Bearer {INGEST}"})
-        assert r.status_code == 202, r.text
+    with keyed_service(tmp_path_factory.mktemp("backtest-cli"), RULES, EVENTS, admin=ADMIN, ingest=INGEST) as served:
         yield served
 
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e.test_console import ADMIN, INGEST, Session, ensure_chromium
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, keyed_service
 
 from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402  (after test_console's env)
 
@@ -22,14 +21,7 @@ EVENTS = [{"id": f"b{i}", "type": "login.failed", "time": f"2026-01-01T00:00:{s:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[ServiceProcess]:
-    root = tmp_path_factory.mktemp("console-backtest")
-    (root / "rules").mkdir()
-    (root / "rules" / "main.rules").write_text(RULES)
-    env = {"TOCSIN_API_KEYS": f"{ADMIN}:admin,{INGEST}:ingest", "TOCSIN_RULES_DIR": str(root / "rules"),
-           "TOCSIN_DATA_DIR": str(root / "data"), "TZ": "UTC"}
-    with ServiceProcess(root, env, log_dir=root) as served:
-        r = httpx.post(f"{served.url}/v1/events", json=EVENTS, headers={"Authorization": f"Bearer {INGEST}"})
-        assert r.status_code == 202, r.text
+    with keyed_service(tmp_path_factory.mktemp("console-backtest"), RULES, EVENTS, admin=ADMIN, ingest=INGEST, env={"TZ": "UTC"}) as served:
         yield served
 
 

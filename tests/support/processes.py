@@ -42,7 +42,7 @@ import tempfile
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Self
 
@@ -425,3 +425,20 @@ def _venv_script(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} is neither beside {sys.executable} nor on PATH")
     return found
+
+
+@contextlib.contextmanager
+def keyed_service(root: Path, rules: str, events: list[dict], *, admin: str, ingest: str,
+                  env: Mapping[str, str] | None = None) -> Iterator[ServiceProcess]:
+    """`tocsin serve` (embedded) in `root` with one rule file, an admin and an ingest key,
+    and `events` posted (202) before it is handed over."""
+    import httpx
+
+    (root / "rules").mkdir()
+    (root / "rules" / "main.rules").write_text(rules)
+    settings = {"TOCSIN_API_KEYS": f"{admin}:admin,{ingest}:ingest", "TOCSIN_RULES_DIR": str(root / "rules"),
+                "TOCSIN_DATA_DIR": str(root / "data"), **(env or {})}
+    with ServiceProcess(root, settings, log_dir=root) as served:
+        r = httpx.post(f"{served.url}/v1/events", json=events, headers={"Authorization": f"Bearer {ingest}"})
+        assert r.status_code == 202, r.text
+        yield served
