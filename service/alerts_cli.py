@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from service.client import OK, USAGE, ServiceClient, ServiceError, Unreachable, path_id, report
+from service.client import OK, ServiceClient, Unreachable, path_id, with_service
 from service.tables import fields, key_text, short_time, table
 
 MAX_PAGE = 500  # the API's largest page (service/routes/paging.py)
@@ -49,17 +49,10 @@ def silences_command(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, name: str, action: Action) -> int:
     """Connect, act, print the JSON or the text; a failure as one message and its exit code."""
-    try:
-        client = ServiceClient.connect(args.url, args.key)
-    except ValueError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return USAGE
-    try:
-        value, text = action(client, args)
-    except ServiceError as exc:
-        return report(name, exc)
-    finally:
-        client.close()
+    answer, code = with_service(name, args.url, args.key, lambda client: action(client, args))
+    if answer is None:
+        return code
+    value, text = answer
     if args.format == "json":
         print(json.dumps(value, indent=2, ensure_ascii=False))
     elif text:

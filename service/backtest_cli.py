@@ -24,7 +24,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from service.client import OK, REFUSED, USAGE, ServiceClient, ServiceError, report
+from service.client import OK, REFUSED, USAGE, with_service
 from service.tables import key_text, short_time, table
 
 NAME = "tocsin backtest"
@@ -67,17 +67,10 @@ def backtest_command(args: argparse.Namespace) -> int:
         if files is None:
             return USAGE
         body["files"] = files
-    try:
-        client = ServiceClient.connect(args.url, args.key)
-    except ValueError as exc:
-        print(f"{NAME}: {exc}", file=sys.stderr)
-        return USAGE
-    try:
-        answer = client.call("POST", "/v1/backtest", json=body)
-    except ServiceError as exc:
-        return report(NAME, exc)
-    finally:
-        client.close()
+    answer, code = with_service(NAME, args.url, args.key,
+                                lambda client: client.call("POST", "/v1/backtest", json=body))
+    if answer is None:
+        return code
     if args.format == "json":
         print(json.dumps(answer, indent=2, ensure_ascii=False))
     else:

@@ -23,13 +23,15 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:  # httpx is imported when a command connects, not by every `tocsin` command
     import httpx
 
 OK, REFUSED, USAGE, UNREACHABLE = 0, 1, 2, 3
+T = TypeVar("T")
 # The service answers an acknowledge or clear within its 5 s command wait; the rest fast.
 TIMEOUT_SECONDS, CONNECT_TIMEOUT_SECONDS = 30.0, 5.0
 GATEWAY_STATUSES = (502, 503, 504)
@@ -151,3 +153,20 @@ def _error_line(error: dict[str, Any]) -> str:
         return f"{error.get('file')}:{error.get('line')}:{error.get('column')}: {error['code']} {error.get('message')}"
     path = error.get("path")
     return f"{path}: {error.get('message')}" if path else str(error.get("message"))
+
+
+def with_service(command: str, url: str | None, key: str | None,
+                 act: Callable[[ServiceClient], T]) -> tuple[T | None, int]:
+    """Connect, `act`, disconnect: (act's answer, OK), or (None, the exit code) once the
+    failure is printed (a bad `--url` is a usage error; the service's errors by `report`)."""
+    try:
+        client = ServiceClient.connect(url, key)
+    except ValueError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None, USAGE
+    try:
+        return act(client), OK
+    except ServiceError as exc:
+        return None, report(command, exc)
+    finally:
+        client.close()
