@@ -188,4 +188,4 @@ def event_ms(ev: dict) -> int:
     return (t - EPOCH) // _MS
 
 
-_fromisoformat = datetime.fromisoformat
+from engine.times import read_written as _fromisoformat  # noqa: E402  (one RFC 3339 module)

@@ -8,28 +8,16 @@ renders and sends. They are plain frozen dataclasses with `to_dict()` for JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from engine.times import EARLIEST, LATEST, parse_time, rfc3339  # noqa: F401  (re-exported)
 
 FIRED = "fired"
 REPEATED = "repeated"
 ESCALATED = "escalated"
 RESOLVED = "resolved"
 ALERT_EVENT_KINDS = (FIRED, REPEATED, ESCALATED, RESOLVED)
-
-# The times Tocsin takes (events, `until`): UTC RFC 3339 with a 4-digit year, and 1970 to
-# 9000 covers every real event. The API (service/events_model.py) and `tocsin test` share them.
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
-
-
-def rfc3339(t: datetime) -> str:
-    """UTC RFC 3339 with milliseconds and a `Z`: `2026-11-22T07:30:00.125Z`."""
-    # Not strftime("%Y"): it drops the zero padding of years before 1000 on glibc.
-    # isoformat pads them, and costs a third less than formatting each field (the
-    # service formats a few dozen times per alert).
-    return t.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
 
 @dataclass(frozen=True, slots=True)
 class Destination:
@@ -110,17 +98,6 @@ INACTIVE = "inactive"  # a pending alert whose condition went false before it ev
 PENDING = "pending"
 FIRING = "firing"
 RESOLVED_STATUS = "resolved"
-
-
-def parse_time(value: str | datetime) -> datetime:
-    """An RFC 3339 string (or a datetime) as an aware UTC datetime."""
-    if isinstance(value, datetime):
-        t = value
-    else:
-        t = datetime.fromisoformat(value.replace("z", "Z"))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
 
 
 def _time_or_none(t: datetime | None) -> str | None:
