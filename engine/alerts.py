@@ -1,9 +1,13 @@
 """The alert state machine's notifying half: fire, repeat, escalate, resolve, mute.
 
 `AlertBook` turns transitions decided by the trigger runtimes into `AlertEvent`s, with
-deterministic ids and logical times, and owns the per-alert timers:
+deterministic ids and logical times, and owns the per-alert timers. It works on an
+`EngineState` (the store, the timers, the silences, the installed monitors and mute
+schedules) and needs no engine. Its timers name one of two handlers:
 
+    ESCALATION_HANDLER (`on_escalation`)
     esc<i>   `escalate … after`: once per alert and clause, unless acknowledged first
+    ALERT_HANDLER (`on_timer`)
     repeat   absence/metric `every` (absence: its interval), while firing and unacknowledged
     digest   event triggers with `every`: the matches skipped inside the interval
     expire   event triggers without `until`: silent resolution after the expiry (24 h)
@@ -33,8 +37,11 @@ from engine.silences import matches as silence_matches
 
 if TYPE_CHECKING:
     from engine.compile import CompiledMonitor
-    from engine.engine import Engine
+    from engine.state import EngineState
+    from engine.timers import Timer
 
+ALERT_HANDLER = "alert"  # the handler ids of the book's timers (engine/timers.py)
+ESCALATION_HANDLER = "escalation"
 ALERT_TIMERS = ("repeat", "digest", "expire", "unmute")
 
 
@@ -44,8 +51,11 @@ def alert_id(monitor: str, kid: str) -> str:
 
 
 class AlertBook:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Fires, repeats, escalates, resolves and mutes the alerts of `state.store`; the
+    alert events made since the engine last took them wait in `out`."""
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
         self.out: list[AlertEvent] = []
         self._last_dt: tuple[int, Any] = (0, from_ms(0))
 
@@ -57,12 +67,12 @@ class AlertBook:
 
     # ------------------------------------------------------------------ lookup
     def find(self, cm: CompiledMonitor, kid: str, aid: str | None = None) -> Alert | None:
-        return self.engine.store.get(aid or alert_id(cm.name, kid))
+        return self.state.store.get(aid or alert_id(cm.name, kid))
 
     def open(self, cm: CompiledMonitor, key: dict, kid: str, aid: str | None = None) -> Alert:
         """The alert for this key, created (inactive) if new (`aid`: its id, if known)."""
         aid = aid or alert_id(cm.name, kid)
-        alert = self.engine.store.get(aid)
+        alert = self.state.store.get(aid)
         if alert is None:
             alert = Alert(aid, cm.name, key, severity=cm.severity,
                           labels=dict(cm.labels), threshold=cm.threshold)
@@ -72,13 +82,13 @@ class AlertBook:
     def pending(self, alert: Alert, at: int) -> None:
         alert.status = PENDING
         alert.pending_since = self.dt(at)
-        self.engine.store.put(alert)
+        self.state.store.put(alert)
 
     def drop_pending(self, alert: Alert) -> None:
         """pending -> back to its last resolution, or `inactive` if it never fired."""
         alert.pending_since = None
         alert.status = RESOLVED_STATUS if alert.resolved_at is not None else INACTIVE
-        self.engine.store.put(alert)
+        self.state.store.put(alert)
 
     def fire(self, cm: CompiledMonitor, alert: Alert, at: int, event: dict | None,
              value: Any = None, repeat_ms: int | None = None) -> None:
@@ -90,11 +100,19 @@ class AlertBook:
         alert.count, alert.skipped, alert.escalated, alert.muted_kind = 1, 0, [], None
         self._touch(alert, at, event, value)
         self.emit(cm, alert, FIRED, at, cm.routes.fired, 1, event)
-        timers, kid = self.engine.timers, alert.id
+        timers, kid = self.state.timers, alert.id
         for i, (after, _) in enumerate(cm.routes.escalations):
-            timers.schedule(f"esc{i}", cm.name, kid, at + after, i)
+            timers.schedule(ESCALATION_HANDLER, f"esc{i}", cm.name, kid, at + after, i)
         if repeat_ms:
-            timers.schedule("repeat", cm.name, kid, at + repeat_ms, repeat_ms)
+            timers.schedule(ALERT_HANDLER, "repeat", cm.name, kid, at + repeat_ms, repeat_ms)
+
+    def arm_expiry(self, cm: CompiledMonitor, aid: str, at: int) -> None:
+        """An event alert without `until` fired at `at`: resolve it silently after the
+        expiry (unless already armed; the timer moves itself on to the last match's)."""
+        timers = self.state.timers
+        if not timers.has("expire", cm.name, aid):
+            timers.schedule(ALERT_HANDLER, "expire", cm.name, aid,
+                            at + self.state.settings.event_alert_expiry_ms)
 
     def match(self, cm: CompiledMonitor, alert: Alert, at: int, event: dict) -> None:
         """Another match of an open event alert: `repeated` now, or counted for later."""
@@ -110,12 +128,12 @@ class AlertBook:
         last = to_ms(alert.last_notified_at) if alert.last_notified_at else at
         if at >= last + every:
             covered, alert.skipped = alert.skipped + 1, 0
-            self.engine.timers.cancel("digest", cm.name, alert.id)
+            self.state.timers.cancel("digest", cm.name, alert.id)
             self.emit(cm, alert, REPEATED, at, cm.routes.fired, covered, event)
         else:
             alert.skipped += 1
-            self.engine.timers.schedule("digest", cm.name, alert.id, last + cm.every_ms)
-            self.engine.store.put(alert)
+            self.state.timers.schedule(ALERT_HANDLER, "digest", cm.name, alert.id, last + cm.every_ms)
+            self.state.store.put(alert)
 
     def resolve(self, cm: CompiledMonitor, alert: Alert, at: int, *, notify: bool,
                 event: dict | None = None, by: str | None = None) -> None:
@@ -135,13 +153,13 @@ class AlertBook:
             self.emit(cm, alert, RESOLVED, to_ms(alert.resolved_at), dedupe(dests),
                       alert.count, triggering)
         else:
-            self.engine.store.put(alert)
+            self.state.store.put(alert)
 
     def acknowledge(self, cm: CompiledMonitor, alert: Alert) -> None:
         self._cancel_timers(cm, alert, keep=("expire",))
 
     def _cancel_timers(self, cm: CompiledMonitor, alert: Alert, keep: tuple = ()) -> None:
-        timers = self.engine.timers
+        timers = self.state.timers
         for kind in ALERT_TIMERS + tuple(f"esc{i}" for i in range(len(cm.routes.escalations))):
             if kind not in keep:
                 timers.cancel(kind, cm.name, alert.id)
@@ -160,13 +178,13 @@ class AlertBook:
         n = alert.same_at + 1 if alert.last_event_at == at_dt else 0
         alert.last_event_at, alert.same_at = at_dt, n
         eid = hashlib.sha256(f"{alert.id}\x00{kind}\x00{at}\x00{n}".encode()).hexdigest()[:32]
-        mute_end = self.mute_end(cm, alert, at_dt) if cm.mute or self.engine.silences else False
+        mute_end = self.mute_end(cm, alert, at_dt) if cm.mute or self.state.silences else False
         muted = mute_end is not False
         if kind != RESOLVED:
             alert.last_notified_at = at_dt
             alert.muted_kind = kind if muted else None
             if muted:
-                self.engine.timers.schedule("unmute", cm.name, alert.id, mute_end)
+                self.state.timers.schedule(ALERT_HANDLER, "unmute", cm.name, alert.id, mute_end)
         if event is None:  # timer rounds, clears: the alert's last triggering event
             event = alert.last_event
         # positional, in field order (id, alert_id, monitor, key, kind, at, severity,
@@ -177,58 +195,72 @@ class AlertBook:
             count, alert.value, alert.threshold, event, dict(cm.labels), cm.message,
             alert.fired_at, alert.resolved_at, muted,
         )
-        self.engine.store.put(alert)
+        self.state.store.put(alert)
         self.out.append(ae)
         return ae
 
     def mute_end(self, cm: CompiledMonitor, alert: Alert, at: Any) -> int | bool:
         """False when not muted at `at`; else when the mute ends (ms; far future if never)."""
         ends: list[int] = []
-        schedule = self.engine.ruleset.schedules.get(cm.mute) if cm.mute else None
+        schedule = self.state.schedules.get(cm.mute) if cm.mute else None
         if schedule is not None and is_active(schedule, at):
             until = active_until(schedule, at)
             ends.append(to_ms(until) if until else to_ms(at) + 7 * 86_400_000)
-        if self.engine.silences:
+        silences = self.state.silences
+        if silences:
             labels = alert_labels(cm.name, cm.severity, alert.key, dict(cm.labels))
-            for s in self.engine.silences:
+            for s in silences:
                 if silence_active(s, at) and silence_matches(s, labels):
                     ends.append(to_ms(s.ends_at))
         return max(ends) if ends else False
 
     # ----------------------------------------------------------------- timers
-    def on_timer(self, timer: Any) -> None:
-        engine = self.engine
-        cm = engine.monitors.get(timer.monitor)
-        alert = engine.store.get(timer.key)
+    def _firing(self, timer: Timer) -> tuple[CompiledMonitor, Alert] | None:
+        """The monitor and alert of an alert timer, if the alert still fires."""
+        state = self.state
+        cm = state.monitors.get(timer.monitor)
+        alert = state.store.get(timer.key)
         if cm is None or alert is None or alert.status != FIRING:
+            return None
+        return cm, alert
+
+    def on_timer(self, timer: Timer) -> None:
+        """A `repeat`, `digest`, `expire` or `unmute` timer is due."""
+        found = self._firing(timer)
+        if found is None:
             return
-        at = timer.deadline
+        cm, alert = found
+        at, timers = timer.deadline, self.state.timers
         if timer.kind == "expire":
-            due = to_ms(alert.last_triggered_at) + engine.event_alert_expiry_ms \
+            due = to_ms(alert.last_triggered_at) + self.state.settings.event_alert_expiry_ms \
                 if alert.last_triggered_at else at
             if due > at:
-                engine.timers.schedule("expire", cm.name, alert.id, due)
+                timers.schedule(ALERT_HANDLER, "expire", cm.name, alert.id, due)
             else:
                 self.resolve(cm, alert, at, notify=False)
         elif alert.acknowledged:
             return
-        elif timer.kind.startswith("esc"):
-            self._escalate(cm, alert, at, timer.data)
         elif timer.kind == "repeat":
             self.emit(cm, alert, REPEATED, at, cm.routes.fired, 1, alert.last_event)
-            engine.timers.schedule("repeat", cm.name, alert.id, at + timer.data, timer.data)
+            timers.schedule(ALERT_HANDLER, "repeat", cm.name, alert.id, at + timer.data, timer.data)
         elif timer.kind == "digest" and alert.skipped:
             covered, alert.skipped = alert.skipped, 0
             self.emit(cm, alert, REPEATED, at, cm.routes.fired, covered, alert.last_event)
         elif timer.kind == "unmute":
             self._unmute(cm, alert, at)
 
-    def _escalate(self, cm: CompiledMonitor, alert: Alert, at: int, index: int) -> None:
-        if index in alert.escalated:
+    def on_escalation(self, timer: Timer) -> None:
+        """An `esc<i>` timer is due: escalate by clause `timer.data` (its index), once."""
+        found = self._firing(timer)
+        if found is None:
+            return
+        cm, alert = found
+        index = timer.data
+        if alert.acknowledged or index in alert.escalated:
             return
         alert.escalated.append(index)
-        self.emit(cm, alert, ESCALATED, at, cm.routes.escalations[index][1], alert.count,
-                  alert.last_event)
+        self.emit(cm, alert, ESCALATED, timer.deadline, cm.routes.escalations[index][1],
+                  alert.count, alert.last_event)
 
     def _unmute(self, cm: CompiledMonitor, alert: Alert, at: int) -> None:
         kind = alert.muted_kind
@@ -236,7 +268,7 @@ class AlertBook:
             return
         end = self.mute_end(cm, alert, from_ms(at))
         if end is not False:
-            self.engine.timers.schedule("unmute", cm.name, alert.id, end)
+            self.state.timers.schedule(ALERT_HANDLER, "unmute", cm.name, alert.id, end)
             return
         alert.muted_kind = None
         dests = cm.routes.fired

@@ -10,56 +10,99 @@ it, so live evaluation and replay produce the same alert events with the same id
 
 A monitor that raises while it handles an event or a timer is quarantined and the
 others go on (engine/faults.py); `drain_faults()` hands the new faults to the caller.
+
+The engine owns one `EngineState` (engine/state.py: clock, timers, alert store,
+settings, silences) and passes it, with the `AlertBook`, to each monitor's trigger
+runtime; a due timer goes to the handler its handler id names in `_timer_handlers`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
-from dsl.ruleset import MonitorDef, RuleSet
-from engine.alerts import ALERT_TIMERS, AlertBook, alert_id
+from dsl.ruleset import RuleSet
+from engine import snapshot as snapshots
+from engine.alerts import ALERT_HANDLER, ESCALATION_HANDLER, AlertBook, alert_id
 from engine.compile import CompiledMonitor, compile_ruleset
 from engine.events import event_ms, from_ms, key_id, to_ms
 from engine.faults import MonitorFault, describe, event_fields, trace_of
 from engine.index import MonitorIndex, Route
 from engine.model import FIRING, INACTIVE, PENDING, RESOLVED_STATUS, Alert, AlertEvent, Silence
-from engine.store import MemoryStore, Store
-from engine.timers import TimerQueue
-from engine.triggers import Runtime, make_runtime
+from engine.snapshot import signature
+from engine.state import DEFAULT_EVENT_ALERT_EXPIRY, DEFAULT_PUBLIC_URL, EngineState, Settings
+from engine.store import Store
+from engine.timers import Timer, TimerQueue
+from engine.triggers import TRIGGER_HANDLER, TriggerRuntime, make_runtime
 
 MAX_CAUSAL_DEPTH = 3
 RELOADED_BY = "rules reload"  # `resolved_by` of the alerts a reload closes silently
 
 
-def signature(mdef: MonitorDef) -> str:
-    """What must be unchanged for a reload to keep a monitor's state: its normalized
-    text (the AST's text form when the rule set carries none)."""
-    return mdef.source or repr(mdef.monitor)
-
-
 class Engine:
     def __init__(self, ruleset: RuleSet, now: datetime, store: Store | None = None,
-                 public_url: str = "http://127.0.0.1:8080",
-                 event_alert_expiry: timedelta = timedelta(hours=24)) -> None:
-        self.store: Store = store if store is not None else MemoryStore()
-        self.public_url = public_url
-        self.event_alert_expiry_ms = int(event_alert_expiry.total_seconds() * 1000)
-        self.clock_ms = to_ms(now)
-        self.timers = TimerQueue()
-        self.book = AlertBook(self)
-        self.silences: list[Silence] = []
-        self.runtimes: dict[str, Runtime] = {}
-        self.faults: dict[str, MonitorFault] = {}  # the quarantined monitors
+                 public_url: str = DEFAULT_PUBLIC_URL,
+                 event_alert_expiry: timedelta = DEFAULT_EVENT_ALERT_EXPIRY) -> None:
+        self._setup(ruleset, EngineState.new(to_ms(now), store,
+                                             Settings.of(public_url, event_alert_expiry)))
+
+    @classmethod
+    def from_state(cls, ruleset: RuleSet, state: EngineState,
+                   runtimes: Mapping[str, dict] | None = None,
+                   faults: Iterable[MonitorFault] = ()) -> Engine:
+        """An engine on `state` (its clock, timers, alerts, silences): the monitors named
+        in `runtimes` continue from their dumped runtime state, the others start at
+        `state.clock_ms`; `faults` are quarantines kept (of unchanged monitors)."""
+        engine = cls.__new__(cls)
+        engine._setup(ruleset, state, runtimes or {}, faults)
+        return engine
+
+    def _setup(self, ruleset: RuleSet, state: EngineState,
+               restored: Mapping[str, dict] | None = None,
+               faults: Iterable[MonitorFault] = ()) -> None:
+        self.state = state
+        self.book = AlertBook(state)
+        self.runtimes: dict[str, TriggerRuntime] = {}
+        self.faults: dict[str, MonitorFault] = {f.monitor: f for f in faults}  # quarantined
         self._new_faults: list[MonitorFault] = []
-        self._install(ruleset, compile_ruleset(ruleset), keep=set())
+        # handler id -> what a due timer carrying it goes to (engine/timers.py)
+        self._timer_handlers: dict[str, Callable[[Timer], None]] = {
+            ALERT_HANDLER: self.book.on_timer,
+            ESCALATION_HANDLER: self.book.on_escalation,
+            TRIGGER_HANDLER: self._on_trigger_timer,
+        }
+        self._install(ruleset, compile_ruleset(ruleset), keep=set(), restored=restored or {})
+
+    # ------------------------------------------------------------------ state
+    @property
+    def clock_ms(self) -> int:
+        return self.state.clock_ms
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    @property
+    def timers(self) -> TimerQueue:
+        return self.state.timers
+
+    @property
+    def silences(self) -> list[Silence]:
+        return self.state.silences
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
 
     # ----------------------------------------------------------------- rules
     def _install(self, ruleset: RuleSet, monitors: dict[str, CompiledMonitor],
-                 keep: set[str]) -> None:
-        """Adopt compiled `monitors`; those named in `keep` keep their runtime state."""
+                 keep: set[str], restored: Mapping[str, dict]) -> None:
+        """Adopt compiled `monitors`; those named in `keep` keep their runtime, those in
+        `restored` continue from that dumped state, the others start now."""
+        state = self.state
         self.ruleset = ruleset
-        self.monitors = monitors
+        self.monitors = state.monitors = monitors
+        state.schedules = ruleset.schedules
         self.signatures = {m.name: signature(m) for m in ruleset.monitors}
         old = self.runtimes
         self.runtimes = {}
@@ -68,10 +111,12 @@ class Engine:
                 rt = old[name]
                 rt.cm = cm
             else:
-                rt = make_runtime(cm, self)
-                if not cm.disabled:
+                rt = make_runtime(cm, state, self.book)
+                if name in restored:
+                    rt.load(restored[name])
+                elif not cm.disabled:
                     try:
-                        rt.start(self.clock_ms)
+                        rt.start(state.clock_ms)
                     except Exception as exc:
                         self._record_fault(name, exc, "load", None)
             self.runtimes[name] = rt
@@ -86,36 +131,38 @@ class Engine:
     def reload(self, ruleset: RuleSet, *, now: datetime) -> None:
         """Swap rules: monitors whose text is unchanged keep alerts, windows and timers;
         the state of removed or changed monitors is dropped."""
-        self.clock_ms = max(self.clock_ms, to_ms(now))
+        self.state.clock_ms = max(self.state.clock_ms, to_ms(now))
         old_sigs = self.signatures
         keep = {m.name for m in ruleset.monitors if old_sigs.get(m.name) == signature(m)}
         for name in old_sigs:
             if name not in keep:
                 self._drop_state(name)
                 self.faults.pop(name, None)  # released: a changed monitor starts afresh
-        self._install(ruleset, compile_ruleset(ruleset), keep)
+        self._install(ruleset, compile_ruleset(ruleset), keep, restored={})
 
     def _drop_state(self, name: str) -> None:
         """Forget a removed or changed monitor's timers; its open alerts are closed
         silently (resolved_by "rules reload") so a store that persists them sees it."""
-        self.timers.drop_monitor(name)
-        now = from_ms(self.clock_ms)
-        for alert in list(self.store.all()):
+        state = self.state
+        state.timers.drop_monitor(name)
+        now = from_ms(state.clock_ms)
+        for alert in list(state.store.all()):
             if alert.monitor == name and alert.status in (FIRING, PENDING):
                 alert.status = RESOLVED_STATUS if alert.fired_at else INACTIVE
                 alert.resolved_at = now if alert.fired_at else alert.resolved_at
                 alert.resolved_by, alert.pending_since, alert.muted_kind = RELOADED_BY, None, None
-                self.store.put(alert)
+                state.store.put(alert)
 
     # ------------------------------------------------------------ evaluation
     def process(self, event: dict) -> list[AlertEvent]:
         """Evaluate one event (an envelope dict with `time`)."""
         t = event_ms(event)
-        heap = self.timers.heap
+        state = self.state
+        heap = state.timers.heap
         if heap and heap[0][0] < t:
             self._advance(t, inclusive=False)
-        if t > self.clock_ms:
-            self.clock_ms = t
+        if t > state.clock_ms:
+            state.clock_ms = t
         skip: Iterable[str] = ()
         caused = event.get("caused_by")
         if caused is not None and isinstance(caused, dict):
@@ -146,26 +193,28 @@ class Engine:
         """Fire every timer due at or before `now`, in deadline order."""
         ms = to_ms(now)
         self._advance(ms, inclusive=True)
-        self.clock_ms = max(self.clock_ms, ms)
+        self.state.clock_ms = max(self.state.clock_ms, ms)
         return self._drain()
 
     def _advance(self, until: int, *, inclusive: bool) -> None:
+        state, handlers = self.state, self._timer_handlers
         while True:
-            timer = self.timers.pop_due(until, inclusive)
+            timer = state.timers.pop_due(until, inclusive)
             if timer is None:
                 return
-            self.clock_ms = max(self.clock_ms, timer.deadline)
+            state.clock_ms = max(state.clock_ms, timer.deadline)
             if self.faults and timer.monitor in self.faults:
                 continue  # quarantined: its timers are skipped
             try:
-                if timer.kind in ALERT_TIMERS or timer.kind.startswith("esc"):
-                    self.book.on_timer(timer)
-                else:
-                    rt = self.runtimes.get(timer.monitor)
-                    if rt is not None:
-                        rt.on_timer(timer)
+                handlers[timer.handler](timer)
             except Exception as exc:
                 self._failed(timer.monitor, exc, "timer", None)
+
+    def _on_trigger_timer(self, timer: Timer) -> None:
+        """A trigger runtime's own timer: to the runtime of its monitor, if installed."""
+        rt = self.runtimes.get(timer.monitor)
+        if rt is not None:
+            rt.on_timer(timer)
 
     def _drain(self) -> list[AlertEvent]:
         out, self.book.out = self.book.out, []
@@ -173,7 +222,7 @@ class Engine:
 
     @property
     def now(self) -> datetime:
-        return from_ms(self.clock_ms)
+        return from_ms(self.state.clock_ms)
 
     # ----------------------------------------------------------------- faults
     def quarantine(self, monitor: str, error: str, *, stage: str,
@@ -201,7 +250,7 @@ class Engine:
             return None
         event_id, chain = event_fields(event)
         fault = MonitorFault(monitor, self.signatures.get(monitor, ""),
-                             error if error is not None else describe(exc), stage, self.clock_ms,
+                             error if error is not None else describe(exc), stage, self.state.clock_ms,
                              event_id, chain, trace_of(exc) if exc is not None else "")
         self.faults[monitor] = fault
         self._new_faults.append(fault)
@@ -246,10 +295,11 @@ class Engine:
     def set_silences(self, silences: list[Silence]) -> None:
         """Replace the silences. Muted notifications waiting for a mute to end re-check
         at the next tick (a deleted silence ends its mute then)."""
-        self.silences = [_aware(s) for s in silences]
-        for alert in self.store.all():
+        state = self.state
+        state.silences = [_aware(s) for s in silences]
+        for alert in state.store.all():
             if alert.muted_kind and alert.status == FIRING:
-                self.timers.schedule("unmute", alert.monitor, alert.id, self.clock_ms)
+                state.timers.schedule(ALERT_HANDLER, "unmute", alert.monitor, alert.id, state.clock_ms)
 
     # ----------------------------------------------------------------- reading
     def alerts(self) -> list[Alert]:
@@ -285,31 +335,19 @@ class Engine:
 
     # --------------------------------------------------------------- snapshots
     def snapshot(self) -> dict:
-        from engine.snapshot import snapshot
-
-        snap = snapshot(self)
-        snap["faults"] = [f.to_dict() for f in self.faults.values()]
-        return snap
+        """The engine's complete state as JSON-ready data (engine/snapshot.py)."""
+        return snapshots.snapshot(self.state, self.runtimes, self.signatures,
+                                  self.faults.values())
 
     @classmethod
     def restore(cls, ruleset: RuleSet, snapshot: dict, *, now: datetime,
-                store: Store | None = None, public_url: str = "http://127.0.0.1:8080",
-                event_alert_expiry: timedelta = timedelta(hours=24)) -> Engine:
-        """An engine continuing from `snapshot` (monitors unchanged since keep state)."""
-        from engine.snapshot import restore
-
-        engine = restore(cls, ruleset, snapshot, now=now, store=store, public_url=public_url,
-                         event_alert_expiry=event_alert_expiry)
-        engine._adopt_faults(snapshot.get("faults", ()))
-        return engine
-
-    def _adopt_faults(self, rows: Iterable[dict]) -> None:
-        """Keep the quarantine of snapshotted monitors whose text is unchanged."""
-        for row in rows:
-            fault = MonitorFault.from_dict(row)
-            if self.signatures.get(fault.monitor) == fault.signature:
-                self.faults[fault.monitor] = fault
-        self._build_index()
+                store: Store | None = None, public_url: str = DEFAULT_PUBLIC_URL,
+                event_alert_expiry: timedelta = DEFAULT_EVENT_ALERT_EXPIRY) -> Engine:
+        """An engine continuing from `snapshot` (monitors unchanged since keep state):
+        the state is read first, then the engine is built on it."""
+        restored = snapshots.restore(ruleset, snapshot, now=now, store=store,
+                                     settings=Settings.of(public_url, event_alert_expiry))
+        return cls.from_state(ruleset, restored.state, restored.runtimes, restored.faults)
 
 
 def _monitor_of(route: Route, handle: object) -> str:

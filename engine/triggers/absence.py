@@ -9,17 +9,23 @@ the deadline from that event's time. A late event never moves `last_seen` backwa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.events import key_id
 from engine.model import FIRING
 from engine.timers import Timer
-from engine.triggers.base import Runtime
+from engine.triggers.base import TRIGGER_HANDLER, TriggerRuntime
+
+if TYPE_CHECKING:
+    from engine.alerts import AlertBook
+    from engine.compile import CompiledMonitor
+    from engine.model import Alert
+    from engine.state import EngineState
 
 
-class AbsenceRuntime(Runtime):
-    def __init__(self, cm: Any, engine: Any) -> None:
-        super().__init__(cm, engine)
+class AbsenceRuntime(TriggerRuntime):
+    def __init__(self, cm: CompiledMonitor, state: EngineState, book: AlertBook) -> None:
+        super().__init__(cm, state, book)
         self.expected: dict[str, list] = {}  # key id -> [key, last_seen ms]
         # the index routes only the trigger's events when it is all the monitor listens to
         self._routed_only = cm.patterns == (cm.trigger,)
@@ -35,8 +41,8 @@ class AbsenceRuntime(Runtime):
         elif t > entry[1]:
             entry[1] = t
         # one timer per key; when due it moves itself on if the key was seen since
-        if not self.engine.timers.has("absent", self.cm.name, kid):
-            self.engine.timers.schedule("absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
+        if not self.state.timers.has("absent", self.cm.name, kid):
+            self.state.timers.schedule(TRIGGER_HANDLER, "absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
@@ -46,7 +52,7 @@ class AbsenceRuntime(Runtime):
             return
         key, kid, aid = self.keyed(ev, fam)
         self._seen(key, kid, t)
-        alert = self.engine.store.get(aid)
+        alert = self.state.store.get(aid)
         if alert is not None and alert.status == FIRING:
             self.book.resolve(cm, alert, t, notify=True, event=ev)
 
@@ -57,21 +63,21 @@ class AbsenceRuntime(Runtime):
         cm = self.cm
         due = entry[1] + cm.within_ms
         if due > timer.deadline:
-            self.engine.timers.schedule("absent", cm.name, timer.key, due)
+            self.state.timers.schedule(TRIGGER_HANDLER, "absent", cm.name, timer.key, due)
             return
         alert = self.book.open(cm, entry[0], timer.key)
         if alert.status != FIRING:
             self.book.fire(cm, alert, timer.deadline, None,
                            repeat_ms=cm.every_ms or cm.within_ms)
 
-    def on_clear(self, alert: Any, at: int) -> None:
+    def on_clear(self, alert: Alert, at: int) -> None:
         kid = key_id(alert.key)
         if kid in self.expected:
             self.expected[kid][1] = at
-            self.engine.timers.schedule("absent", self.cm.name, kid, at + self.cm.within_ms)
+            self.state.timers.schedule(TRIGGER_HANDLER, "absent", self.cm.name, kid, at + self.cm.within_ms)
 
     def dump(self) -> dict[str, Any]:
         return {"expected": self.expected}
 
-    def load(self, state: dict[str, Any]) -> None:
-        self.expected = {k: list(v) for k, v in state.get("expected", {}).items()}
+    def load(self, saved: dict[str, Any]) -> None:
+        self.expected = {k: list(v) for k, v in saved.get("expected", {}).items()}

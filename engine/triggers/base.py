@@ -1,4 +1,10 @@
-"""The interface every trigger runtime implements, and the per-monitor key cache."""
+"""The interface every trigger runtime implements, and the per-monitor key cache.
+
+A trigger runtime holds one monitor's evaluation state (windows, expected keys, runs in
+flight). It receives the engine's `EngineState` (clock, timers, store, settings) and
+the `AlertBook` it hands transitions to, never the engine, so it can be driven alone.
+Its timers carry `TRIGGER_HANDLER`: the engine hands them back to the monitor's runtime.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,25 @@ from engine.events import key_id
 if TYPE_CHECKING:
     from engine.alerts import AlertBook
     from engine.compile import CompiledMonitor
-    from engine.engine import Engine
     from engine.model import Alert
+    from engine.state import EngineState
     from engine.timers import Timer
+
+TRIGGER_HANDLER = "trigger"  # the handler id of the runtimes' own timers (engine/timers.py)
 
 KEY_CACHE = 16_384  # keys per monitor; a monitor keyed by something unbounded just misses
 
 Keyed = tuple  # (key dict, key id, alert id)
 
 
-class Runtime:
-    def __init__(self, cm: CompiledMonitor, engine: Engine) -> None:
+class TriggerRuntime:
+    """One monitor's trigger evaluation: events and its own timers in, transitions to
+    the book out."""
+
+    def __init__(self, cm: CompiledMonitor, state: EngineState, book: AlertBook) -> None:
         self.cm = cm
-        self.engine = engine
+        self.state = state
+        self.book = book
         self._keyed: dict[tuple, Keyed] = {}
 
     def keyed(self, ev: dict, fam: str) -> Keyed:
@@ -44,10 +56,6 @@ class Runtime:
             self._keyed[values] = hit
         return hit
 
-    @property
-    def book(self) -> AlertBook:
-        return self.engine.book
-
     def start(self, now: int) -> None:
         """The monitor was loaded at `now` (ms): arm what must be armed from loading."""
 
@@ -63,5 +71,5 @@ class Runtime:
     def dump(self) -> dict[str, Any]:
         return {}
 
-    def load(self, state: dict[str, Any]) -> None:
+    def load(self, saved: dict[str, Any]) -> None:
         pass

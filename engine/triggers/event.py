@@ -10,20 +10,25 @@ execution fires at most once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.alerts import alert_id
 from engine.events import key_id
 from engine.model import FIRING
 from engine.timers import Timer
-from engine.triggers.base import Runtime
+from engine.triggers.base import TRIGGER_HANDLER, TriggerRuntime
+
+if TYPE_CHECKING:
+    from engine.alerts import AlertBook
+    from engine.compile import CompiledMonitor
+    from engine.state import EngineState
 
 STARTED = "execution.started"
 
 
-class EventRuntime(Runtime):
-    def __init__(self, cm: Any, engine: Any) -> None:
-        super().__init__(cm, engine)
+class EventRuntime(TriggerRuntime):
+    def __init__(self, cm: CompiledMonitor, state: EngineState, book: AlertBook) -> None:
+        super().__init__(cm, state, book)
         self._roles: dict[str, tuple[bool, bool]] = {}  # type -> (triggers?, until?)
 
     def _role(self, etype: str) -> tuple[bool, bool]:
@@ -51,20 +56,19 @@ class EventRuntime(Runtime):
         else:
             kid = key_id(key)
             aid = alert_id(cm.name, kid)
-        alert = self.engine.store.get(aid)
+        alert = self.state.store.get(aid)
         if alert is not None and alert.status == FIRING:
             # a firing alert already has its expiry timer, which moves itself on
             self.book.match(cm, alert, t, ev)
             return
         alert = self.book.open(cm, key, kid, aid) if alert is None else alert
         self.book.fire(cm, alert, t, ev)
-        if cm.until is None and not self.engine.timers.has("expire", cm.name, aid):
-            expiry = self.engine.event_alert_expiry_ms
-            self.engine.timers.schedule("expire", cm.name, aid, t + expiry)
+        if cm.until is None:
+            self.book.arm_expiry(cm, aid, t)
 
     def _until(self, ev: dict, fam: str, t: int) -> None:
         _, _, aid = self.keyed(ev, fam)
-        alert = self.engine.store.get(aid)
+        alert = self.state.store.get(aid)
         if alert is not None and alert.status == FIRING:
             self.book.resolve(self.cm, alert, t, notify=True, event=ev)
 
@@ -72,8 +76,8 @@ class EventRuntime(Runtime):
 class DurationRuntime(EventRuntime):
     """`execution.duration >= D`: runs in flight, by execution id."""
 
-    def __init__(self, cm: Any, engine: Any) -> None:
-        super().__init__(cm, engine)
+    def __init__(self, cm: CompiledMonitor, state: EngineState, book: AlertBook) -> None:
+        super().__init__(cm, state, book)
         self.runs: dict[str, dict] = {}  # execution id -> {start, key, event, fired}
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
@@ -84,7 +88,7 @@ class DurationRuntime(EventRuntime):
         exec_id = _exec_id(ev)
         run = self.runs.pop(exec_id, None) if exec_id is not None else None
         if run is not None:
-            self.engine.timers.cancel("run", self.cm.name, exec_id)
+            self.state.timers.cancel("run", self.cm.name, exec_id)
             if run["fired"]:
                 if self.cm.until is not None and self.cm.until.matches(etype):
                     super().on_event(ev, fam, t)  # it may still resolve
@@ -97,7 +101,7 @@ class DurationRuntime(EventRuntime):
         if exec_id is None or (cm.where is not None and not cm.where(ev, fam)):
             return
         self.runs[exec_id] = {"start": t, "key": self.keyed(ev, fam)[0], "event": ev, "fired": False}
-        self.engine.timers.schedule("run", cm.name, exec_id, t + cm.duration_ms, "fire")
+        self.state.timers.schedule(TRIGGER_HANDLER, "run", cm.name, exec_id, t + cm.duration_ms, "fire")
 
     def on_timer(self, timer: Timer) -> None:
         run = self.runs.get(timer.key)
@@ -110,14 +114,14 @@ class DurationRuntime(EventRuntime):
         ev = run["event"]
         self.trigger(ev, "execution", timer.deadline, key=run["key"])
         # a run that never completes is forgotten after the event-alert expiry
-        gc_at = run["start"] + max(self.engine.event_alert_expiry_ms, self.cm.duration_ms)
-        self.engine.timers.schedule("run", self.cm.name, timer.key, gc_at, "gc")
+        gc_at = run["start"] + max(self.state.settings.event_alert_expiry_ms, self.cm.duration_ms)
+        self.state.timers.schedule(TRIGGER_HANDLER, "run", self.cm.name, timer.key, gc_at, "gc")
 
     def dump(self) -> dict[str, Any]:
         return {"runs": self.runs}
 
-    def load(self, state: dict[str, Any]) -> None:
-        self.runs = dict(state.get("runs", {}))
+    def load(self, saved: dict[str, Any]) -> None:
+        self.runs = dict(saved.get("runs", {}))
 
 
 def _exec_id(ev: dict) -> str | None:

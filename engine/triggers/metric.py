@@ -24,14 +24,20 @@ that keeps the monitor does not start a new warm-up.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.alerts import alert_id
 from engine.events import key_id
 from engine.model import FIRING, PENDING
 from engine.timers import Timer
-from engine.triggers.base import KEY_CACHE, Runtime
+from engine.triggers.base import KEY_CACHE, TRIGGER_HANDLER, TriggerRuntime
 from engine.windows import Series
+
+if TYPE_CHECKING:
+    from engine.alerts import AlertBook
+    from engine.compile import CompiledMonitor
+    from engine.model import Alert
+    from engine.state import EngineState
 
 NEVER = -(1 << 62)  # a time before any event: "warm from the start", "loaded long ago"
 
@@ -48,9 +54,9 @@ class _Entry:
         self.warm_at = warm_at  # from then on the condition is judged in full
 
 
-class MetricRuntime(Runtime):
-    def __init__(self, cm: Any, engine: Any) -> None:
-        super().__init__(cm, engine)
+class MetricRuntime(TriggerRuntime):
+    def __init__(self, cm: CompiledMonitor, state: EngineState, book: AlertBook) -> None:
+        super().__init__(cm, state, book)
         self.series: dict[str, _Entry] = {}
         # the live series by key values (`CompiledMonitor.key_values`): one lookup per event
         self._by_values: dict[tuple, _Entry] = {}
@@ -75,7 +81,7 @@ class MetricRuntime(Runtime):
         kid = key_id(key)
         entry = self.series.get(kid) or self._new_entry(key, kid, None, start)
         if self._holds(entry, entry.series.values(), now):
-            self.engine.timers.schedule("win", self.cm.name, kid, now)
+            self.state.timers.schedule(TRIGGER_HANDLER, "win", self.cm.name, kid, now)
 
     def _new_entry(self, key: dict, kid: str, aid: str | None, start: int) -> _Entry:
         """A series first seen at `start` (its first event, or the loading); with a
@@ -83,8 +89,8 @@ class MetricRuntime(Runtime):
         warm_at = NEVER
         if self.cm.metric.young is not None:
             warm_at = max(start, self.loaded_at) + self.cm.metric.window_ms
-            if warm_at > self.engine.clock_ms:  # else warm already: judged in full from now on
-                self.engine.timers.schedule("warm", self.cm.name, kid, warm_at)
+            if warm_at > self.state.clock_ms:  # else warm already: judged in full from now on
+                self.state.timers.schedule(TRIGGER_HANDLER, "warm", self.cm.name, kid, warm_at)
         series = Series(self.cm.metric.window_ms, self._funcs)
         entry = self.series[kid] = _Entry(key, kid, series, aid or alert_id(self.cm.name, kid), warm_at)
         return entry
@@ -138,7 +144,7 @@ class MetricRuntime(Runtime):
             if series.add(t, i, field(ev, fam) if field is not None else None):
                 added = True
         if added:
-            clock = self.engine.clock_ms
+            clock = self.state.clock_ms
             now = clock if clock > t else t
             series.advance(now)
             self._evaluate(kid, entry, now)
@@ -148,7 +154,7 @@ class MetricRuntime(Runtime):
         vals = series.values()
         metric = self.cm.metric
         holds = metric.condition(vals) if now >= entry.warm_at else metric.young(vals)
-        alert = self.engine.store.get(entry.aid)
+        alert = self.state.store.get(entry.aid)
         if alert is not None:
             self._transition(kid, entry, alert, holds, vals, now)
         elif holds:
@@ -169,13 +175,13 @@ class MetricRuntime(Runtime):
         if cm.for_ms:
             alert.value = value
             book.pending(alert, now)
-            self.engine.timers.schedule("for", cm.name, kid, now + cm.for_ms)
+            self.state.timers.schedule(TRIGGER_HANDLER, "for", cm.name, kid, now + cm.for_ms)
         else:
             book.fire(cm, alert, now, None, value, repeat_ms=cm.every_ms)
 
-    def _transition(self, kid: str, entry: _Entry, alert: Any, holds: bool, vals: list,
+    def _transition(self, kid: str, entry: _Entry, alert: Alert, holds: bool, vals: list,
                     now: int) -> None:
-        cm, book, timers = self.cm, self.book, self.engine.timers
+        cm, book, timers = self.cm, self.book, self.state.timers
         status = alert.status
         if holds:
             if kid in self.cleared:
@@ -195,17 +201,17 @@ class MetricRuntime(Runtime):
             if not cm.keep_ms:
                 book.resolve(cm, alert, now, notify=True)
             elif not timers.has("keep", cm.name, kid):
-                timers.schedule("keep", cm.name, kid, now + cm.keep_ms)
+                timers.schedule(TRIGGER_HANDLER, "keep", cm.name, kid, now + cm.keep_ms)
 
     def _schedule_expiry(self, kid: str, entry: _Entry, now: int) -> None:
         nxt = entry.series.next_expiry_ms()
         entry.expiry = nxt
         if nxt is not None:
-            self.engine.timers.schedule("win", self.cm.name, kid, nxt)
+            self.state.timers.schedule(TRIGGER_HANDLER, "win", self.cm.name, kid, nxt)
             return
         if self._one or now < entry.warm_at:
             return  # the one series stays; a warming one waits for its `warm` timer
-        alert = self.engine.store.get(entry.aid)
+        alert = self.state.store.get(entry.aid)
         if (alert is None or alert.status not in (FIRING, PENDING)) and kid not in self.cleared:
             del self.series[kid]
             if entry.values is not None:
@@ -235,11 +241,11 @@ class MetricRuntime(Runtime):
             alert.value = cm.metric.value(vals)
             book.resolve(cm, alert, now, notify=True)
 
-    def on_clear(self, alert: Any, at: int) -> None:
+    def on_clear(self, alert: Alert, at: int) -> None:
         kid = key_id(alert.key)
         entry = self.series.get(kid)
         for kind in ("for", "keep"):
-            self.engine.timers.cancel(kind, self.cm.name, kid)
+            self.state.timers.cancel(kind, self.cm.name, kid)
         if entry is not None and self._holds(entry, entry.series.values(), at):
             self.cleared.add(kid)
 
@@ -250,21 +256,21 @@ class MetricRuntime(Runtime):
             "loaded": self.loaded_at,
         }
 
-    def load(self, state: dict[str, Any]) -> None:
+    def load(self, saved: dict[str, Any]) -> None:
         """Continue from `dump()`. A snapshot from before warm-ups were recorded counts
         as loaded long ago, its series as warm."""
         self.series = {}
         self._by_values = {}
-        self.loaded_at = state.get("loaded", NEVER)
+        self.loaded_at = saved.get("loaded", NEVER)
         window_ms = self.cm.metric.window_ms
-        for kid, row in state.get("series", {}).items():
+        for kid, row in saved.get("series", {}).items():
             series = Series(window_ms, self._funcs)
             series.load(row["window"])
             self.series[kid] = _Entry(row["key"], kid, series, alert_id(self.cm.name, kid),
                                       row.get("warm", NEVER))
-        self.cleared = set(state.get("cleared", ()))
+        self.cleared = set(saved.get("cleared", ()))
         if self._one and key_id({}) not in self.series:  # an older snapshot dropped it
-            self._arm_one(self.engine.clock_ms, self.loaded_at)
+            self._arm_one(self.state.clock_ms, self.loaded_at)
 
 
 def _dump_entry(entry: _Entry) -> dict[str, Any]:
