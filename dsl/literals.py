@@ -12,6 +12,9 @@ from dsl.limits import MAX_DURATION_SECONDS, MAX_NUMBER, MAX_NUMBER_CHARS
 
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+# A whole duration's text (the grammar's DURATION without its look-ahead): what the service's
+# settings, query values and the API schema take (service/config.py `parse_duration`).
+DURATION_PATTERN = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+"
 _DIGITS = re.compile(r"\d+").fullmatch
 # A pair of UTF-16 surrogates first (one character), then any one escape.
 _ESCAPE = re.compile(r"\\(u[dD][89abAB][0-9A-Fa-f]{2}\\u[dD][c-fC-F][0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|.)", re.S)

@@ -24,6 +24,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.times import rfc3339
 from service.client import OK, REFUSED, USAGE, with_service
 from service.tables import key_text, short_time, table
 
@@ -44,8 +45,7 @@ def add_parser(sub: Any, remote: argparse.ArgumentParser) -> None:
 
 def moment(text: str, now: datetime) -> str:
     """An RFC 3339 time as given, or a duration (`24h`) as that long before `now`."""
-    from engine.model import rfc3339
-    from service.config import parse_duration
+    from service.config import parse_duration  # pydantic-settings: not for every CLI command
 
     try:
         return rfc3339(now - parse_duration(text))

@@ -17,36 +17,32 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dsl.literals import DURATION_PATTERN
+from dsl.literals import parse_duration as duration_seconds
+
 if TYPE_CHECKING:
     from engine.replay import ReplayLimits
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 SCOPES = ("ingest", "admin")
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 MAX_DURATION_SECONDS = 100 * 366 * 86400.0  # a century: beyond it a datetime sum may overflow
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(DURATION_PATTERN).fullmatch
 
 
 def parse_duration(text: str) -> timedelta:
-    """`30d`, `1h30m`, `250ms`, `90` (seconds) -> timedelta; ValueError otherwise."""
+    """`30d`, `1h30m`, `250ms` -> timedelta; ValueError otherwise.
+
+    The language's duration syntax and parser (`dsl.literals`), so settings, query values,
+    silences and rule files take the same text; settings and the API allow a century
+    where rule files allow ten years."""
     text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        total = float(text)
-        if total > MAX_DURATION_SECONDS:
-            raise ValueError(f"duration too long: {text!r}")
-        return timedelta(seconds=total)
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30d, 12h, 1h30m)")
-    if total > MAX_DURATION_SECONDS:
-        raise ValueError(f"duration too long: {text!r} (at most 100 years)")
-    return timedelta(seconds=total)
+    if not _DURATION(text):
+        raise ValueError(f"not a duration: {text[:40]!r} (use e.g. 30d, 12h, 1h30m, 250ms)")
+    seconds = duration_seconds(text)
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration too long: {text[:40]!r} (at most 100 years)")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)

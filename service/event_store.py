@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure
 
+from engine.times import parse_time
 from service.db import Database
 
 DUPLICATE_KEY = 11000
@@ -34,10 +35,6 @@ DUPLICATE_KEY = 11000
 # selection), requests in the next second are answered 503 at once instead of each
 # waiting out another selection behind it; then the database is tried again.
 FAST_FAIL_SECONDS = 1.0
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 async def _allocate(db: Database, n: int) -> int:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from engine.model import EARLIEST, LATEST, rfc3339
+from engine.times import EARLIEST, LATEST, is_rfc3339, rfc3339
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -38,12 +37,11 @@ TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _Strict = ConfigDict(extra="forbid", strict=True)
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def _rfc3339_text(value: Any) -> Any:
     """Let only RFC 3339 text on to pydantic's datetime parsing (see the module doc)."""
-    if isinstance(value, str) and _RFC3339.fullmatch(value):
+    if isinstance(value, str) and is_rfc3339(value):
         return value
     raise PydanticCustomError(
         "rfc3339", "must be an RFC 3339 timestamp with an offset, such as 2026-11-22T07:30:00Z")

@@ -42,7 +42,8 @@ from delivery.ledger import (
 )
 from delivery.request import DeliveryRequest
 from service.db import CLIENT_TIMEOUTS, Database, without_journal
-from service.event_store import DUPLICATE_KEY, filler, parse_time
+from engine.times import parse_time
+from service.event_store import DUPLICATE_KEY, filler
 
 log = logging.getLogger("tocsin.ledger")
 

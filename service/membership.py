@@ -36,7 +36,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from engine.model import rfc3339
+from engine.times import rfc3339
 from service.partitions import assign, lease_index
 
 log = logging.getLogger("tocsin.membership")

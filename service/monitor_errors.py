@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.events import from_ms
 from engine.faults import MonitorFault
-from engine.model import rfc3339
+from engine.times import rfc3339
 from service.db import Database
 from service.event_store import store_events
 from service.outbox import caused_by

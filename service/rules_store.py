@@ -26,6 +26,7 @@ import dsl
 from delivery.secrets import Secrets
 from dsl.formatter import format_trigger
 from dsl.template_environment import TemplateEnvironment
+from engine.times import rfc3339
 from service.db import Database
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,120}\.rules$")
@@ -220,8 +221,6 @@ class RulesStore:
 
 
 def _iso(t: datetime | None) -> str | None:
-    from engine.model import rfc3339
-
     return rfc3339(t) if t else None
 
 

@@ -18,9 +18,9 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from dsl.catalog import SEVERITIES
-from engine.model import rfc3339
+from engine.times import parse_time, rfc3339
 from service.config import parse_duration
-from service.event_store import LOOKUP_CHUNK, parse_time
+from service.event_store import LOOKUP_CHUNK
 from service.problems import Problem
 from service.json_body import media_type, read_json
 from service.routes.paging import decode, encode, invalid_cursor, limit_of, page_after

@@ -39,11 +39,10 @@ from sanic.response import HTTPResponse
 
 import dsl
 from dsl.ruleset import RuleSet
-from engine.model import AlertEvent, rfc3339
+from engine.model import AlertEvent
+from engine.times import EARLIEST, LATEST, parse_rfc3339, rfc3339
 from engine.replay import ReplayLimits, ReplayTooLarge
 from service import json_out
-from service.event_store import parse_time
-from service.events_model import EARLIEST, LATEST
 from service.json_body import media_type, parse_json
 from service.problems import Problem
 from service.rules_store import errors_of
@@ -78,7 +77,7 @@ def _error(path: str, message: str) -> dict[str, Any]:
 def _time(body: dict, name: str, errors: list[dict]) -> datetime | None:
     value = body.get(name)
     try:
-        t = parse_time(value) if isinstance(value, str) else None
+        t = parse_rfc3339(value) if isinstance(value, str) else None
     except (ValueError, OverflowError):
         t = None
     if t is None or not EARLIEST <= t < LATEST:

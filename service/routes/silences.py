@@ -12,7 +12,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, empty
 from sanic.response import json as json_response
 
-from engine.model import rfc3339
+from engine.times import parse_rfc3339, rfc3339
 from service.config import parse_duration
 from service.problems import Problem
 from service.json_body import media_type, parse_json
@@ -35,7 +35,7 @@ class SilenceIn(BaseModel):
     @classmethod
     def _time(cls, v: Any) -> Any:
         if isinstance(v, str):
-            return datetime.fromisoformat(v.replace("Z", "+00:00"))
+            return parse_rfc3339(v)
         return v
 
     @field_validator("matchers")

@@ -27,8 +27,8 @@ import dsl
 from dsl.ruleset import RuleSet
 from engine.replay import ReplayLimits, ReplayTooLarge
 from service import json_out
-from service.event_store import parse_time
-from service.events_model import EARLIEST, LATEST, MAX_BATCH, TooLarge, validate_event
+from engine.times import EARLIEST, LATEST, parse_rfc3339
+from service.events_model import MAX_BATCH, TooLarge, validate_event
 from service.problems import Problem
 from service.json_body import media_type, parse_json
 from service.rules_store import errors_of
@@ -66,7 +66,7 @@ def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None,
     until_time = None
     if until is not None:
         try:
-            until_time = parse_time(until) if isinstance(until, str) else None
+            until_time = parse_rfc3339(until) if isinstance(until, str) else None
         except (ValueError, OverflowError):
             pass
         if until_time is None or not EARLIEST <= until_time < LATEST:
