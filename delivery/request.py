@@ -21,8 +21,6 @@ from dsl import ast as A
 from dsl.ruleset import Group, MonitorDef, RuleSet
 from engine.model import RESOLVED, AlertEvent, Destination, rfc3339
 
-CHANNEL_KINDS_WITH_CONFIG = ("webhook", "slack", "pagerduty")
-
 # Prismatic's names for its alert triggers (`$TRIGGER`), by the trigger that matches them.
 PRISMATIC_EVENT_TRIGGERS = {
     "execution.started": "Execution Started",
@@ -135,17 +133,21 @@ def alert_document(alert_event: AlertEvent, *, public_url: str) -> dict[str, Any
 
 
 def channel_config(ruleset: RuleSet, destination: Destination) -> dict[str, Any] | None:
-    """The named channel as a JSON dict; None for e-mail/SMS (operator settings) and for
-    a channel the rule set no longer has (the worker records that as a failure)."""
-    if destination.kind not in CHANNEL_KINDS_WITH_CONFIG:
-        return None
+    """The named rule-file channel (`dsl.channels`) as a JSON dict (tuples as lists); None
+    for e-mail/SMS (operator settings) and for a channel the rule set no longer has (the
+    worker records that as a failure)."""
     channel = ruleset.channels.get((destination.kind, destination.address))
     if channel is None:
         return None
-    data = dataclasses.asdict(channel)
-    if "headers" in data:
-        data["headers"] = [list(h) for h in data["headers"]]
-    return data
+    return _json_ready(dataclasses.asdict(channel))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
 
 
 def group_dict(group: Group | None) -> dict[str, Any] | None:

@@ -28,7 +28,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-CHANNEL_KINDS = ("webhook", "slack", "pagerduty", "email", "sms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +72,10 @@ class DeliverySettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> DeliverySettings:
         env = os.environ if env is None else env
         retry = _retry_from(env, "TOCSIN_DELIVERY_", RetryPolicy())
+        from delivery.channels import registered_kinds  # the senders import these settings
+
         by_kind = {}
-        for kind in CHANNEL_KINDS:
+        for kind in registered_kinds():
             policy = _retry_from(env, f"TOCSIN_DELIVERY_{kind.upper()}_", retry)
             if policy != retry:
                 by_kind[kind] = policy

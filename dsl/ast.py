@@ -7,7 +7,7 @@ differently formatted but equivalent texts compare equal: ``parse(fmt(x)) == par
 Shape of a file::
 
     RuleFile
-    ├── Block        webhook / slack / pagerduty / group / schedule "NAME" { items }
+    ├── Block        a channel kind (dsl/channels/) / group / schedule "NAME" { items }
     │   └── BlockItem   key value[, value…]      (values: String Number Duration Word
     │                                              TimeRange JsonObject JsonArray …)
     └── Monitor      [monitor "NAME"] when TRIGGER CLAUSE*
@@ -441,10 +441,6 @@ class BlockItem:
     values: tuple[BlockValue, ...]
     key_span: Span = _span()
     span: Span = _span()
-
-
-BLOCK_KINDS = ("webhook", "slack", "pagerduty", "group", "schedule")
-CHANNEL_KINDS = ("webhook", "slack", "pagerduty")
 
 
 @dataclass(frozen=True, slots=True)

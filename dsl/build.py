@@ -10,8 +10,8 @@ from __future__ import annotations
 import phonenumbers
 
 from dsl import ast as A
-from dsl.ruleset import (PAGERDUTY_EVENTS_URL, Channel, Group, MonitorDef, PagerDutyChannel, RuleSet,
-                         Schedule, SlackChannel, WebhookChannel)
+from dsl.channels import kinds
+from dsl.ruleset import Channel, Group, MonitorDef, RuleSet, Schedule
 from dsl.values import parse_days
 
 
@@ -45,30 +45,9 @@ def _text(b: A.Block, key: str, default: str | None = None) -> str | None:
     return v.value if v is not None else default
 
 
-def _timeout(b: A.Block) -> float:
-    v = _first(b, "timeout")
-    return float(v.seconds) if v is not None else 10.0
-
-
-def _json(b: A.Block, key: str):
-    from dsl.formatter import to_json_value
-
-    v = _first(b, key)
-    return to_json_value(v) if v is not None else None
-
-
 def build_channel(b: A.Block) -> Channel:
-    name = b.name.value
-    if b.kind == "webhook":
-        headers = tuple((i.values[0].value, i.values[1].value) for i in b.items_of("header"))
-        return WebhookChannel(name=name, url=_text(b, "url"), method=_text(b, "method", "POST").upper(),
-                              headers=headers, timeout=_timeout(b),
-                              signing_secret=_text(b, "signing_secret"), payload=_json(b, "payload"))
-    if b.kind == "slack":
-        return SlackChannel(name=name, url=_text(b, "url"), text=_text(b, "text"),
-                            blocks=_json(b, "blocks"), timeout=_timeout(b))
-    return PagerDutyChannel(name=name, routing_key=_text(b, "routing_key"),
-                            url=_text(b, "url", PAGERDUTY_EVENTS_URL), timeout=_timeout(b))
+    """A channel block as its kind's config (`dsl.channels`)."""
+    return kinds()[b.kind].build(b)
 
 
 def build_group(b: A.Block) -> Group:

@@ -6,6 +6,8 @@ of `dsl.exprtypes` (plain strings, so this module stays a table with no logic).
 
 from __future__ import annotations
 
+from dsl.channels import kinds as channel_kinds
+
 # ------------------------------------------------------------------------- types
 
 STRING = "string"
@@ -86,28 +88,24 @@ STRICT_FAMILIES = frozenset({"execution", "instance", "connection", "log"})
 AGGREGATES = ("count", "rate", "sum", "avg", "min", "max", "p50", "p90", "p95", "p99", "distinct")
 COUNTING_AGGREGATES = ("count", "rate")
 SCOPES = ("flow", "instance", "customer")
-TARGET_KINDS = ("group", "email", "sms", "webhook", "slack", "pagerduty")
 CONTACT_KINDS = ("email", "sms")
-CHANNEL_KINDS = ("webhook", "slack", "pagerduty")
+# One module per channel kind in dsl/channels/ declares it (its block settings too).
+CHANNEL_KINDS = tuple(channel_kinds())
+TARGET_KINDS = ("group", *CONTACT_KINDS, *CHANNEL_KINDS)
 REPEATABLE_CLAUSES = frozenset({"on", "notify", "escalate", "label"})
 
 # ------------------------------------------------------------------------- blocks
 
-BLOCK_KINDS = ("webhook", "slack", "pagerduty", "group", "schedule")
+BLOCK_KINDS = (*CHANNEL_KINDS, "group", "schedule")
 
 # setting -> repeatable?
 SETTINGS: dict[str, dict[str, bool]] = {
-    "webhook": {"url": False, "method": False, "header": True, "timeout": False,
-                "signing_secret": False, "payload": False},
-    "slack": {"url": False, "text": False, "blocks": False, "timeout": False},
-    "pagerduty": {"routing_key": False, "url": False, "timeout": False},
-    "group": {"email": True, "sms": True, "webhook": True, "slack": True, "pagerduty": True},
+    **{name: {s.key: s.repeatable for s in kind.settings} for name, kind in channel_kinds().items()},
+    "group": {**dict.fromkeys(CONTACT_KINDS, True), **dict.fromkeys(CHANNEL_KINDS, True)},
     "schedule": {"days": True, "hours": True, "timezone": False},
 }
 REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
-    "webhook": ("url",),
-    "slack": ("url",),
-    "pagerduty": ("routing_key",),
+    name: tuple(s.key for s in kind.settings if s.required) for name, kind in channel_kinds().items()
 }
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_TIMEOUT_SECONDS = 60

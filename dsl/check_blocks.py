@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from dsl import ast as A
 from dsl import catalog as C
+from dsl import channels as K
 from dsl.diagnostics import Diagnostic, error
 from dsl.suggest import did_you_mean
 from dsl.templates import check_template, json_strings
@@ -46,8 +47,7 @@ def check_block(block: A.Block) -> list[Diagnostic]:
                              "keep one of them"))
             continue
         seen.add(item.key)
-        validator = _VALIDATORS.get((block.kind, item.key)) or _VALIDATORS[item.key]
-        out.extend(validator(item))
+        out.extend(_validator(block.kind, item.key)(item))
     for key in C.REQUIRED_SETTINGS.get(block.kind, ()):
         if key not in seen:
             out.append(error(block.name.span, "E107", f'{block.kind} "{block.name.value}" has no `{key}`',
@@ -94,22 +94,37 @@ def _template_string(item: A.BlockItem) -> list[Diagnostic]:
     return out if value is None else check_template(value)
 
 
-def template_strings(item: A.BlockItem) -> list[A.String]:
-    """The strings of a channel setting that are rendered at send time: the one string
-    of `url`, `text`, `routing_key`, `signing_secret`; a header's value (not its name);
-    every string leaf of `payload` and `blocks`. Settings of another shape have none."""
+def template_strings(kind: str, item: A.BlockItem) -> list[A.String]:
+    """The strings of a channel setting that are rendered at send time (its shape is
+    templated, `dsl.channels`): the one string of a `url` or template setting, a header's
+    value (not its name), every string leaf of a JSON setting. Other settings, and
+    values of the wrong shape, have none."""
+    setting = _setting(kind, item.key)
     values = item.values
-    if item.key in _ONE_TEMPLATE and len(values) == 1 and isinstance(values[0], A.String):
+    if setting is None or not setting.templated:
+        return []
+    if setting.shape in (K.URL, K.TEMPLATE) and len(values) == 1 and isinstance(values[0], A.String):
         return [values[0]]
-    if item.key == "header" and len(values) == 2 and all(isinstance(v, A.String) for v in values):
+    if setting.shape == K.HEADER and len(values) == 2 and all(isinstance(v, A.String) for v in values):
         return [values[1]]
-    if item.key in _JSON_TEMPLATES and len(values) == 1:
+    if setting.shape in (K.JSON, K.JSON_ARRAY) and len(values) == 1:
         return json_strings(values[0])
     return []
 
 
-_ONE_TEMPLATE = frozenset({"url", "text", "routing_key", "signing_secret"})
-_JSON_TEMPLATES = frozenset({"payload", "blocks"})
+def _setting(kind: str, key: str) -> K.Setting | None:
+    channel = K.channel_kind(kind)
+    return channel.setting(key) if channel is not None else None
+
+
+def _validator(kind: str, key: str) -> Validator:
+    """A channel setting's by its shape; a group's or schedule's by its key."""
+    setting = _setting(kind, key)
+    if setting is not None:
+        return _SHAPE_VALIDATORS[setting.shape]
+    if kind == "group" and key in C.CHANNEL_KINDS:
+        return _member_channels
+    return _VALIDATORS[key]
 
 
 def _method(item: A.BlockItem) -> list[Diagnostic]:
@@ -132,7 +147,7 @@ def _header(item: A.BlockItem) -> list[Diagnostic]:
                       "header names are letters, digits and `-` (no spaces or `:`)")]
     if "\n" in value.value or "\r" in value.value:
         return [error(value.span, "E108", "a header value cannot contain a line break")]
-    return [d for s in template_strings(item) for d in check_template(s)]
+    return check_template(value)
 
 
 def _timeout(item: A.BlockItem) -> list[Diagnostic]:
@@ -149,7 +164,7 @@ def _json(item: A.BlockItem, kinds: tuple[type, ...], what: str) -> list[Diagnos
     value, out = _one(item, kinds, what)
     if value is None:
         return out
-    return [d for s in template_strings(item) for d in check_template(s)]
+    return [d for s in json_strings(value) for d in check_template(s)]
 
 
 def _payload(item: A.BlockItem) -> list[Diagnostic]:
@@ -157,7 +172,7 @@ def _payload(item: A.BlockItem) -> list[Diagnostic]:
 
 
 def _blocks(item: A.BlockItem) -> list[Diagnostic]:
-    return _json(item, (A.JsonArray,), "a JSON array of Slack blocks: `blocks [ {…} ]`")
+    return _json(item, (A.JsonArray,), f"a JSON array: `{item.key} [ {{…}} ]`")
 
 
 def _emails(item: A.BlockItem) -> list[Diagnostic]:
@@ -200,21 +215,19 @@ def _timezone(item: A.BlockItem) -> list[Diagnostic]:
     return [problem] if problem else []
 
 
-_VALIDATORS: dict = {
-    "url": _url,
-    "method": _method,
-    "header": _header,
-    "timeout": _timeout,
-    "signing_secret": _template_string,
-    "payload": _payload,
-    "text": _template_string,
-    "blocks": _blocks,
-    "routing_key": _template_string,
+_SHAPE_VALIDATORS: dict[str, Validator] = {
+    K.URL: _url,
+    K.TEMPLATE: _template_string,
+    K.TIMEOUT: _timeout,
+    K.METHOD: _method,
+    K.HEADER: _header,
+    K.JSON: _payload,
+    K.JSON_ARRAY: _blocks,
+}
+
+_VALIDATORS: dict[str, Validator] = {
     "email": _emails,
     "sms": _phones,
-    ("group", "webhook"): _member_channels,
-    ("group", "slack"): _member_channels,
-    ("group", "pagerduty"): _member_channels,
     "days": _days,
     "hours": _hours,
     "timezone": _timezone,

@@ -8,51 +8,15 @@ group and schedule blocks become typed, validated values here, so no later stage
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from dsl.ast import Monitor
-
-PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookChannel:
-    name: str
-    url: str
-    method: str = "POST"
-    headers: tuple[tuple[str, str], ...] = ()
-    timeout: float = 10.0
-    signing_secret: str | None = None
-    payload: Any = None  # plain JSON (dict/list/str/...) whose string leaves are templates
-    kind: str = "webhook"
-
-
-@dataclass(frozen=True, slots=True)
-class SlackChannel:
-    name: str
-    url: str
-    text: str | None = None
-    blocks: Any = None
-    timeout: float = 10.0
-    kind: str = "slack"
-
-
-@dataclass(frozen=True, slots=True)
-class PagerDutyChannel:
-    name: str
-    routing_key: str
-    url: str = PAGERDUTY_EVENTS_URL
-    timeout: float = 10.0
-    kind: str = "pagerduty"
-
-
-Channel = WebhookChannel | SlackChannel | PagerDutyChannel
+from dsl.channels import ChannelConfig as Channel
 
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """Members as (kind, value) pairs: ("email", "ana@x"), ("sms", "+1555…"),
-    ("webhook", "PagerDuty"), ("slack", "ops"), ("pagerduty", "core")."""
+    """Members as (kind, value) pairs: contacts ("email", "ana@x"), ("sms", "+1555…") and
+    channels by kind and name (("webhook", "PagerDuty"), ("slack", "ops"), …)."""
 
     name: str
     members: tuple[tuple[str, str], ...] = ()
@@ -87,7 +51,7 @@ class MonitorDef:
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     monitors: tuple[MonitorDef, ...] = ()
-    channels: dict[tuple[str, str], Channel] = field(default_factory=dict)  # (kind, name)
+    channels: dict[tuple[str, str], Channel] = field(default_factory=dict)  # (kind, name): dsl.channels configs
     groups: dict[str, Group] = field(default_factory=dict)
     schedules: dict[str, Schedule] = field(default_factory=dict)
 

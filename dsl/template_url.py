@@ -1,5 +1,7 @@
 """W506: a channel's `url` reads a value the event's sender chooses.
 
+Every setting of URL shape (`dsl.channels`) is checked, whatever its key.
+
 Such a value is sent percent-encoded as one URL component (delivery/url_template.py), so
 it cannot change the host or climb the path, but it still picks which URL on that host
 is called: whoever can post an event can aim the notification. Values from the event
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from dsl import ast as A
 from dsl import catalog as C
+from dsl import channels as K
 from dsl.diagnostics import Diagnostic, warning
 from dsl.template_paths import PathUse, analyse
 from dsl.template_spans import text_span
@@ -29,18 +32,24 @@ def url_warnings(files: list[A.RuleFile]) -> list[Diagnostic]:
             if block.kind not in C.CHANNEL_KINDS:
                 continue
             for item in block.items:
-                if item.key == "url" and len(item.values) == 1 and isinstance(item.values[0], A.String):
-                    out += _check_url(item.values[0])
+                if _is_url(block.kind, item.key) and len(item.values) == 1 and isinstance(item.values[0], A.String):
+                    out += _check_url(item.key, item.values[0])
     return out
 
 
-def _check_url(s: A.String) -> list[Diagnostic]:
+def _is_url(kind: str, key: str) -> bool:
+    setting = K.kinds()[kind].setting(key)
+    return setting is not None and setting.shape == K.URL
+
+
+def _check_url(key: str, s: A.String) -> list[Diagnostic]:
     analysis = analyse(s.value)
     if analysis.problem is not None:
         return []  # a syntax error is reported (E308) where the string is checked
-    out = [_warn(text_span(s, use.start, use.end(len(use.steps))), use.dotted())
+    out = [_warn(key, text_span(s, use.start, use.end(len(use.steps))), use.dotted())
            for use in analysis.paths if _from_sender(use)]
-    out += [_warn(text_span(s, d.start, d.end), "$" + d.name) for d in analysis.dollars if d.name in SENDER_DOLLARS]
+    out += [_warn(key, text_span(s, d.start, d.end), "$" + d.name)
+            for d in analysis.dollars if d.name in SENDER_DOLLARS]
     return out
 
 
@@ -48,7 +57,7 @@ def _from_sender(use: PathUse) -> bool:
     return use.root == "event" or (use.root == "alert" and use.steps[:1] in (("event",), ("key",)))
 
 
-def _warn(span: A.Span, path: str) -> Diagnostic:
-    return warning(span, "W506", f"`url` reads `{path}`, which the event's sender chooses: it is sent "
+def _warn(key: str, span: A.Span, path: str) -> Diagnostic:
+    return warning(span, "W506", f"`{key}` reads `{path}`, which the event's sender chooses: it is sent "
                    "percent-encoded, so it cannot change the host or climb the path, but it picks which "
                    "URL on that host is called", HINT)

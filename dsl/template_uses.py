@@ -57,7 +57,7 @@ def template_usages(files: list[A.RuleFile], symbols: Symbols,
     for rf in files:
         for block in rf.blocks:
             if block.kind in C.CHANNEL_KINDS:
-                strings = [s for item in block.items for s in template_strings(item) if _reads(s)]
+                strings = [s for item in block.items for s in template_strings(block.kind, item) if _reads(s)]
                 channel_strings.setdefault((block.kind, block.name.value), []).extend(strings)
     members = _group_channels(symbols)
     by_channel: dict[tuple[str, str], list[Usage]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from delivery.settings import CHANNEL_KINDS
+from delivery.channels import registered_kinds
 from dsl.catalog import SEVERITIES
 from service.events_model import Event
 
@@ -76,7 +76,7 @@ TEXT_OR_NULL = {"type": ["string", "null"]}
 # One notification of a dry run with `render` (delivery/preview.py): nothing is sent.
 NOTIFICATION = {"type": "object", "required": [
     "channel", "target", "method", "url", "headers", "subject", "body", "render_warnings", "error"], "properties": {
-    "channel": {"type": "string", "enum": list(CHANNEL_KINDS)},
+    "channel": {"type": "string", "enum": registered_kinds()},
     "target": {"type": "string", "description": "the channel's name, the e-mail address or the phone number"},
     "method": TEXT_OR_NULL, "url": TEXT_OR_NULL,
     "headers": {"type": "object", "additionalProperties": {"type": "string"}},

@@ -17,7 +17,7 @@ from delivery.channels import channel
 from delivery.context import alert_facts, format_key
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
-from dsl.ruleset import PagerDutyChannel
+from dsl.channels.pagerduty import PagerDutyChannel
 
 SEVERITIES = {"info": "info", "warning": "warning", "error": "error", "critical": "critical"}
 
@@ -59,7 +59,7 @@ def _payload(doc: dict[str, Any], event: dict[str, Any], facts: dict[str, str], 
     }
 
 
-@channel("pagerduty", config=PagerDutyChannel)
+@channel("pagerduty")
 def send_pagerduty(request: DeliveryRequest, config: PagerDutyChannel, ctx: SendContext) -> httpx.Response:
     routing_key = ctx.destination(config.routing_key, where="routing_key")
     url = ctx.destination(config.url, where="url", url=True)

@@ -15,10 +15,10 @@ import httpx
 from delivery.channels import channel
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
-from dsl.ruleset import SlackChannel
+from dsl.channels.slack import SlackChannel
 
 
-@channel("slack", config=SlackChannel)
+@channel("slack")
 def send_slack(request: DeliveryRequest, config: SlackChannel, ctx: SendContext) -> httpx.Response:
     url = ctx.destination(config.url, where="url", url=True)
     text = ctx.render(config.text, where="text", fallback=ctx.message) if config.text else ""

@@ -31,7 +31,7 @@ import httpx
 from delivery.channels import channel
 from delivery.request import DeliveryRequest
 from delivery.runtime import SendContext
-from dsl.ruleset import WebhookChannel
+from dsl.channels.webhook import WebhookChannel
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
@@ -62,7 +62,7 @@ def json_body(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-@channel("webhook", config=WebhookChannel)
+@channel("webhook")
 def send_webhook(request: DeliveryRequest, config: WebhookChannel, ctx: SendContext) -> httpx.Response:
     url = ctx.destination(config.url, where="url", url=True)
     headers: dict[str, str] = {}

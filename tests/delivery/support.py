@@ -16,7 +16,10 @@ from delivery.request import DeliveryRequest, build_requests
 from delivery.runtime import Runtime
 from delivery.secrets import Secrets
 from delivery.settings import DeliverySettings, RetryPolicy
-from dsl.ruleset import Group, PagerDutyChannel, RuleSet, SlackChannel, WebhookChannel
+from dsl.channels.pagerduty import PagerDutyChannel
+from dsl.channels.slack import SlackChannel
+from dsl.channels.webhook import WebhookChannel
+from dsl.ruleset import Group, RuleSet
 from engine.model import AlertEvent, Destination
 
 FIRED_AT = datetime(2026, 11, 22, 7, 30, 0, 125000, tzinfo=timezone.utc)

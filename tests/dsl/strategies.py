@@ -19,6 +19,7 @@ from functools import cache
 from hypothesis import strategies as st
 
 from dsl import ast as A
+from dsl import catalog as C
 from dsl.precedence import canonical
 
 # Words the grammar treats as keywords somewhere. A path's first part that is one of
@@ -278,7 +279,7 @@ def block_items() -> st.SearchStrategy[A.BlockItem]:
 
 @cache
 def blocks() -> st.SearchStrategy[A.Block]:
-    return st.builds(A.Block, st.sampled_from(A.BLOCK_KINDS), strings(),
+    return st.builds(A.Block, st.sampled_from(C.BLOCK_KINDS), strings(),
                      st.lists(block_items(), max_size=4).map(tuple))
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dsl import check, load, parse
+from dsl.channels.pagerduty import PAGERDUTY_EVENTS_URL, PagerDutyChannel
+from dsl.channels.slack import SlackChannel
+from dsl.channels.webhook import WebhookChannel
 from dsl.diagnostics import Diagnostic
-from dsl.ruleset import PAGERDUTY_EVENTS_URL, PagerDutyChannel, SlackChannel, WebhookChannel
 
 CHANNELS = '''
 webhook "PagerDuty" {
