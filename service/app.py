@@ -12,6 +12,7 @@ from sanic import Sanic
 from sanic.request import Request
 
 from service import auth, json_out, problems
+from service.clock import Clock
 from service.config import Config
 from service.events_model import MAX_REQUEST_BYTES
 from service.metrics import Metrics
@@ -20,8 +21,9 @@ from service.runtime import Runtime
 _serial = itertools.count(1)
 
 
-def create_app(config: Config | None = None, *, name: str | None = None) -> Sanic:
-    """Build the app; database, rules, evaluator and delivery start with the server."""
+def create_app(config: Config | None = None, *, name: str | None = None, clock: Clock | None = None) -> Sanic:
+    """Build the app; database, rules, evaluator and delivery start with the server.
+    `clock` is the evaluators' (the wall clock by default; tests pass a ManualClock)."""
     config = config or Config()
     # dumps: every JSON answer is strict JSON (inf/nan as null), whichever route makes it.
     app = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}", dumps=json_out.dumps)
@@ -32,7 +34,7 @@ def create_app(config: Config | None = None, *, name: str | None = None) -> Sani
     app.config.MOTD = False  # `tocsin serve` prints its own summary
     app.ctx.config = config
     app.ctx.metrics = Metrics()
-    app.ctx.runtime = runtime = Runtime(config, app.ctx.metrics)
+    app.ctx.runtime = runtime = Runtime(config, app.ctx.metrics, clock)
     keys = config.keys
 
     @app.on_request

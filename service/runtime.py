@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import Any
 
+from service.clock import Clock, WallClock
 from service.config import Config
 from service.db import Database
 from service.embedded import EmbeddedDatabase
@@ -48,9 +49,10 @@ class _WakeAll:
 
 
 class Runtime:
-    def __init__(self, config: Config, metrics: Metrics) -> None:
+    def __init__(self, config: Config, metrics: Metrics, clock: Clock | None = None) -> None:
         self.config = config
         self.metrics = metrics
+        self.clock: Clock = clock or WallClock()  # the evaluators' (tests pass a ManualClock)
         self.embedded: EmbeddedDatabase | None = None
         self.db: Database = None  # type: ignore[assignment]  # set by start()
         self.rules: RulesStore = None  # type: ignore[assignment]
@@ -85,11 +87,21 @@ class Runtime:
 
             self._spawn(watch_rules(self), "rules-watcher")
         if self.config.evaluator:
-            from service.evaluator import Evaluator
+            from service.evaluator import Evaluator, EvaluatorSettings
+            from service.lease import Lease
+            from service.outbox import Outbox
             from service.partitions import partitions
 
+            membership = self.membership
             for partition in partitions(self.config.evaluator_partitions):
-                evaluator = Evaluator(self, partition)
+                evaluator = Evaluator(
+                    db=self.db, rules=self.rules, metrics=self.metrics, clock=self.clock, partition=partition,
+                    settings=EvaluatorSettings.from_config(self.config),
+                    outbox=Outbox(self.db.unsynced(), self.delivery, self.metrics, public_url=self.config.base_url),
+                    lease=Lease(self.db.checkpoints, self.config.lease_seconds, partition=partition.lease_id,
+                                owner=membership.id if membership else None, snapshots=self.db.snapshots),
+                    assigned=membership.wants if membership else (lambda index: True),
+                    events_stored=self.notify_events)
                 self.evaluators.append(evaluator)
                 self._spawn(evaluator.run(), f"evaluator {partition.lease_id}")
             self._spawn(self._heartbeat(), "membership")
