@@ -12,6 +12,7 @@ from service.app import create_app
 from tests.service.conftest import make_config
 from tests.service.receiver import Receiver
 from tests.service.server import running
+from tests.support.waiting import deliveries_settled, evaluated, eventually
 
 
 def rules(url: str) -> str:
@@ -33,8 +34,13 @@ def live_config(mongo_uri, tmp_path, receiver):
 
 
 @pytest.fixture
-async def live(live_config):
-    async with running(create_app(live_config)) as client:
+def live_app(live_config):
+    return create_app(live_config)
+
+
+@pytest.fixture
+async def live(live_app):
+    async with running(live_app) as client:
         yield client
 
 
@@ -133,12 +139,13 @@ async def test_silences_crud(live):
     assert (await live.delete(f"/v1/silences/{silence['id']}")).status_code == 404
 
 
-async def test_silenced_alert_is_recorded_but_not_delivered(live, receiver):
+async def test_silenced_alert_is_recorded_but_not_delivered(live_app, live, receiver):
     await live.post("/v1/silences", json={"matchers": {"monitor": "failures"}, "duration": "1h"})
-    await asyncio.sleep(0.3)  # the evaluator picks the silence up on its next round
+    await evaluated(live_app)  # its next round took the silence in
     await live.post("/v1/events", json=failed(1))
     [alert] = await wait_alerts(live, 1)
-    await asyncio.sleep(1.0)
+    await evaluated(live_app)
+    await eventually(lambda: deliveries_settled(live_app.ctx.db))
     assert receiver.count == 0
     detail = (await live.get(f"/v1/alerts/{alert['id']}")).json()
     assert detail["alert_events"][0]["muted"] is True

@@ -7,12 +7,13 @@ import asyncio
 import pytest
 
 from service.app import create_app
+from service.clock import ManualClock
 from service.db import Database
 from service.lease import Lease
 from tests.service.conftest import make_config
 from tests.service.receiver import Receiver
 from tests.service.server import running
-from tests.support.waiting import eventually
+from tests.support.waiting import deliveries_settled, evaluated, eventually
 
 DURATION_RULES = ('webhook "hook" {{ url "{url}" }}\n'
                   'monitor "slow" when execution.duration >= 3s notify webhook "hook"\n')
@@ -32,36 +33,67 @@ async def test_two_evaluators_on_one_database_fire_once(mongo_uri, tmp_path, rec
     first = make_config(mongo_uri, tmp_path, evaluator=True)
     (tmp_path / "rules" / "main.rules").write_text(
         f'webhook "hook" {{ url "{receiver.url}" }}\nmonitor "f" when execution.failed notify webhook "hook"\n')
-    second = first.model_copy()
-    async with running(create_app(first)) as a, running(create_app(second)) as b:
+    apps = create_app(first), create_app(first.model_copy())
+    db = Database.connect(mongo_uri, first.mongodb_database)
+    async with running(apps[0]) as a, running(apps[1]) as b:
         events = [{"id": f"e{i}", "type": "execution.failed", "instance": {"id": f"i{i}"}} for i in range(4)]
         await a.post("/v1/events", json=events[:2])
         await b.post("/v1/events", json=events[2:])
         assert await asyncio.to_thread(receiver.wait_for, 4)
-        await asyncio.sleep(1.5)  # both evaluators had several rounds to misbehave
+        await evaluated(*apps)  # both evaluators had a round after the last event
+        await wait_until(lambda: deliveries_settled(db))
+        assert await db.deliveries.count_documents({}) == 4
         assert receiver.count == 4
         assert len((await a.get("/v1/alerts")).json()["items"]) == 4
+    await db.close()
 
 
 async def test_timer_survives_a_restart_and_fires_once(mongo_uri, tmp_path, receiver):
+    """The 3 s timer is driven by the evaluators' clock, which only the test moves."""
     config = make_config(mongo_uri, tmp_path, evaluator=True, lease_seconds=1.0)
     (tmp_path / "rules" / "main.rules").write_text(DURATION_RULES.format(url=receiver.url))
     db = Database.connect(mongo_uri, config.mongodb_database)
-    async with running(create_app(config)) as client:
-        await client.post("/v1/events", json={"id": "s1", "type": "execution.started", "instance": {"id": "i1"},
-                                              "execution": {"id": "x1"}})
+    clock = ManualClock()
+    app = create_app(config, clock=clock)
+    async with running(app) as client:
+        started = {"id": "s1", "type": "execution.started", "instance": {"id": "i1"}, "execution": {"id": "x1"},
+                   "time": clock.now().isoformat()}
+        assert (await client.post("/v1/events", json=started)).status_code == 202
+        await evaluated(app)
+        clock.advance(2.9)  # not yet due
+        await evaluated(app)
 
         async def checkpointed():
             doc = await db.checkpoints.find_one({"_id": "evaluator:all"})
             return bool(doc and doc.get("seq", 0) >= 1)
 
         await wait_until(checkpointed)
-    assert receiver.count == 0  # stopped before the 3 s timer was due
-    async with running(create_app(config.model_copy())):
+    assert await db.alert_events.count_documents({}) == 0  # stopped before the timer was due
+    again = create_app(config.model_copy(), clock=clock)
+    async with running(again):
+        await wait_until(lambda: _owned(db))
+        await evaluated(again)  # restored from the checkpoint, timer included
+        assert await db.alert_events.count_documents({}) == 0
+        clock.advance(0.2)  # due now
+        await evaluated(again)
+        await wait_until(lambda: _fired(db, 1))
         assert await asyncio.to_thread(receiver.wait_for, 1)
-        await asyncio.sleep(1.0)
+        for _ in range(3):  # later rounds, well past the deadline: nothing fires again
+            clock.advance(5.0)
+            await evaluated(again)
+        await wait_until(lambda: deliveries_settled(db))
+        assert await _fired(db, 1)
     assert receiver.count == 1
     await db.close()
+
+
+async def _owned(db: Database) -> bool:
+    doc = await db.checkpoints.find_one({"_id": "evaluator:all"})
+    return bool(doc and doc.get("owner"))
+
+
+async def _fired(db: Database, n: int) -> bool:
+    return await db.alert_events.count_documents({"kind": "fired"}) == n
 
 
 async def test_hot_reload_from_the_watched_directory_keeps_the_old_set_on_errors(mongo_uri, tmp_path):
@@ -135,7 +167,8 @@ async def test_an_event_committed_after_the_gap_grace_is_evaluated_once(mongo_ur
     config = make_config(mongo_uri, tmp_path, evaluator=True, gap_grace_seconds=0.3)
     (tmp_path / "rules" / "main.rules").write_text(FAILED_RULES.format(url=receiver.url))
     db = Database.connect(mongo_uri, config.mongodb_database)
-    async with running(create_app(config)) as client:
+    app = create_app(config)
+    async with running(app) as client:
         await client.post("/v1/events", json=failed(1))
         assert await asyncio.to_thread(receiver.wait_for, 1)
         slow = await _reserve_seq(db)  # a request whose insert has not committed yet
@@ -149,7 +182,9 @@ async def test_an_event_committed_after_the_gap_grace_is_evaluated_once(mongo_ur
         await _commit_late(db, slow, failed(2))
         assert await asyncio.to_thread(receiver.wait_for, 3)
         await wait_until(lambda: _no_skipped(db))
-        await asyncio.sleep(1.0)  # several more rounds: nothing is evaluated twice
+        await evaluated(app)  # another round after the late event: nothing is evaluated twice
+        await wait_until(lambda: deliveries_settled(db))
+        assert await db.alert_events.count_documents({}) == 3
         assert receiver.count == 3
         assert sorted(a["key"]["instance"] for a in (await client.get("/v1/alerts")).json()["items"]) == \
             ["i1", "i2", "i3"]
@@ -174,10 +209,13 @@ async def test_skipped_numbers_are_watched_across_a_restart(mongo_uri, tmp_path,
 
         await wait_until(hole_watched)
     await _commit_late(db, slow, failed(1))  # commits while no evaluator runs
-    async with running(create_app(config.model_copy())):
+    again = create_app(config.model_copy())
+    async with running(again):
         assert await asyncio.to_thread(receiver.wait_for, 2)
         await wait_until(lambda: _no_skipped(db))
-        await asyncio.sleep(1.0)
+        await evaluated(again)
+        await wait_until(lambda: deliveries_settled(db))
+        assert await db.alert_events.count_documents({}) == 2
     assert receiver.count == 2
     await db.close()
 

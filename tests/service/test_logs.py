@@ -43,7 +43,7 @@ def run_until(args: list[str], cwd: Path, env: dict[str, str], ready, timeout: f
             deadline = time.monotonic() + timeout
             while proc.poll() is None and not ready(out_path.read_text()):
                 assert time.monotonic() < deadline, "not ready in time:\n" + out_path.read_text()
-                time.sleep(0.1)
+                time.sleep(0.05)
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

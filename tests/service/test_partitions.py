@@ -16,6 +16,7 @@ from tests.service.conftest import make_config
 from tests.service.receiver import Receiver
 from tests.service.server import running
 from tests.service.test_evaluator import wait_until
+from tests.support.waiting import deliveries_settled, evaluated
 
 NAMES = ["a", "b", "g", "d", "i", "f"]
 
@@ -42,11 +43,14 @@ async def test_two_replicas_with_partitions_fire_each_alert_once(mongo_uri, tmp_
     db = Database.connect(mongo_uri, first.mongodb_database)
     with Receiver() as receiver:
         (tmp_path / "rules" / "main.rules").write_text(rules(receiver.url))
-        async with running(create_app(first)) as a, running(create_app(first.model_copy())) as b:
+        apps = create_app(first), create_app(first.model_copy())
+        async with running(apps[0]) as a, running(apps[1]) as b:
             await a.post("/v1/events", json=[event(i, n) for i, n in enumerate(NAMES[:3])])
             await b.post("/v1/events", json=[event(i + 3, n) for i, n in enumerate(NAMES[3:])])
             assert await asyncio.to_thread(receiver.wait_for, 6)
-            await asyncio.sleep(1.5)  # several rounds of both replicas' evaluators
+            await evaluated(*apps)  # every partition's evaluator had a round after the last event
+            await wait_until(lambda: deliveries_settled(db))
+            assert await db.deliveries.count_documents({}) == 6
             assert receiver.count == 6
             monitors = sorted(r["body"]["monitor"]["name"] if isinstance(r["body"].get("monitor"), dict)
                               else r["body"].get("monitor") for r in receiver.requests)
@@ -85,7 +89,8 @@ async def test_a_joining_replica_takes_its_share_and_the_partitions_of_one_that_
         a = await first.enter_async_context(running(create_app(config)))
         await wait_until(lambda: spread(1))
         alone = set((await owners()).values())
-        b = await second.enter_async_context(running(create_app(config.model_copy())))
+        b_app = create_app(config.model_copy())
+        b = await second.enter_async_context(running(b_app))
         await wait_until(lambda: spread(2))  # b took one partition from a, which is still up
         assert alone < set((await owners()).values())
         await a.post("/v1/events", json=[event(0, "a"), event(1, "b")])
@@ -95,7 +100,7 @@ async def test_a_joining_replica_takes_its_share_and_the_partitions_of_one_that_
         assert not set((await owners()).values()) & alone  # b holds both
         await b.post("/v1/events", json=[event(i, n) for i, n in enumerate(NAMES)])
         await wait_until(lambda: _count_is(fired, 6))
-        await asyncio.sleep(1.0)
+        await evaluated(b_app)  # both of b's evaluators had a round after the last event
         assert await fired() == sorted(NAMES)  # e0 and e1 were duplicates: stored once, fired once
     await db.close()
 

@@ -29,7 +29,7 @@ async def _wait_ready(client: httpx.AsyncClient, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while (await client.get("/readyz")).status_code != 200:
         assert time.monotonic() < deadline, "/readyz did not recover"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
 
 
 async def test_events_answer_503_while_the_database_is_down_and_202_once_back(tmp_path):
