@@ -23,7 +23,7 @@ ALERT_EVENT_KINDS = (FIRED, REPEATED, ESCALATED, RESOLVED)
 class Destination:
     """One concrete place a notification goes.
 
-    kind: email | sms | webhook | slack | pagerduty
+    kind: a contact kind (email | sms) or a channel kind (`dsl.catalog.CHANNEL_KINDS`)
     address: the e-mail address or phone number (email/sms), else the channel's name
     group: the group this destination came from, if any (its name and members are in
     the template context)

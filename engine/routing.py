@@ -1,7 +1,7 @@
 """Notification targets resolved to concrete destinations (language.md § Notification).
 
 - `group "G"`: every member of G, each `Destination(kind, address, group="G")`: its
-  e-mail addresses and phone numbers, and its webhook / slack / pagerduty channels.
+  e-mail addresses and phone numbers, and its channels of every kind (`dsl.channels`).
 - `group "G" via email` (or `sms`, `webhook`, …, bare): only members of those kinds.
 - `group "G" via webhook "X"`: the group routed through channel X: `webhook:X`, group G.
 - direct targets: `email "a@b"` -> `email:a@b`; `webhook "X"` -> `webhook:X`.
