@@ -1,6 +1,6 @@
 """Preview: an alert event's notifications exactly as a worker would send them, sent nowhere.
 
-    preview = Preview(ruleset, public_url="https://tocsin.example", settings=DeliverySettings.from_env(),
+    preview = Preview(ruleset, public_url="https://tocsin.example", settings=delivery_settings(config),
                       secrets=Secrets.from_env(), max_seconds=5.0)
     preview.notifications(alert_event)   # one dict per destination, as `tocsin test --render` shows
 
@@ -225,12 +225,12 @@ class Preview:
         return _http(captured)
 
 
-def preview_factory(*, public_url: str, env: Mapping[str, str] | None = None,
+def preview_factory(*, public_url: str, settings: DeliverySettings, env: Mapping[str, str] | None = None,
                     max_seconds: float | None = None) -> Callable[[RuleSet], Preview]:
-    """`Preview`s with the delivery settings and secrets (set or not) of `env` (default: this
+    """`Preview`s with `settings` and the secrets (set or not) of `env` (default: this
     process's environment, as a worker reads them); raises OSError or ValueError for an
     unreadable `TOCSIN_SECRETS_FILE`."""
-    return partial(Preview, public_url=public_url, settings=DeliverySettings.from_env(env),
+    return partial(Preview, public_url=public_url, settings=settings,
                    secrets=Secrets.from_env(env), max_seconds=max_seconds)
 
 

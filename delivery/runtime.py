@@ -50,7 +50,7 @@ class Runtime:
         *,
         resolve: Resolver = system_resolver,
     ) -> None:
-        self.settings = settings or DeliverySettings.from_env()
+        self.settings = settings if settings is not None else DeliverySettings()
         self.secrets = secrets if secrets is not None else Secrets.from_env()
         self.renderer = Renderer(
             max_bytes=self.settings.template_max_bytes,

@@ -1,4 +1,9 @@
-"""Delivery settings, read once from `TOCSIN_*` environment variables.
+"""Delivery settings: what a worker and the reconciler need, as typed values.
+
+The service reads the `TOCSIN_*` variables below once, in its `Config`
+(service/config.py), and builds these with `service.delivery_bridge.delivery_settings`
+(for `tocsin serve` and `tocsin worker` alike); delivery never reads the environment for
+them (secrets are read separately: delivery/secrets.py).
 
 | variable | default | meaning |
 | --- | --- | --- |
@@ -24,10 +29,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
-    """Everything a worker reads from its environment (secrets are read separately)."""
+    """Everything a worker and the reconciler are configured with (secrets are read separately)."""
 
     broker_url: str | None = None
     queue_name: str = "tocsin_delivery"
@@ -67,43 +69,3 @@ class DeliverySettings:
 
     def retry_for(self, kind: str) -> RetryPolicy:
         return self.retry_by_kind.get(kind, self.retry)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DeliverySettings:
-        env = os.environ if env is None else env
-        retry = _retry_from(env, "TOCSIN_DELIVERY_", RetryPolicy())
-        from delivery.channels import registered_kinds  # the senders import these settings
-
-        by_kind = {}
-        for kind in registered_kinds():
-            policy = _retry_from(env, f"TOCSIN_DELIVERY_{kind.upper()}_", retry)
-            if policy != retry:
-                by_kind[kind] = policy
-        return cls(
-            broker_url=env.get("TOCSIN_BROKER_URL") or env.get("TOCSIN_REDIS_URL") or None,
-            queue_name=env.get("TOCSIN_DELIVERY_QUEUE") or "tocsin_delivery",
-            lease_seconds=float(env.get("TOCSIN_DELIVERY_LEASE_SECONDS") or 30.0),
-            wake_grace_seconds=float(env.get("TOCSIN_DELIVERY_WAKE_GRACE_SECONDS") or 10.0),
-            reconcile_seconds=float(env.get("TOCSIN_RECONCILE_SECONDS") or 1.0),
-            smtp_url=env.get("TOCSIN_SMTP_URL") or None,
-            smtp_from=env.get("TOCSIN_SMTP_FROM") or "tocsin@localhost",
-            sms_url=env.get("TOCSIN_SMS_URL") or None,
-            sms_from=env.get("TOCSIN_SMS_FROM") or None,
-            deny_private=env.get("TOCSIN_WEBHOOK_DENY_PRIVATE", "0").strip().lower()
-            in ("1", "true", "yes", "on"),
-            retry=retry,
-            retry_by_kind=by_kind,
-        )
-
-
-def _retry_from(env: Mapping[str, str], prefix: str, default: RetryPolicy) -> RetryPolicy:
-    changes: dict[str, float | int] = {}
-    for name, attr, conv in (
-        ("MAX_ATTEMPTS", "max_attempts", int),
-        ("RETRY_BASE", "base", float),
-        ("MAX_AGE", "max_age", float),
-    ):
-        raw = env.get(prefix + name)
-        if raw:
-            changes[attr] = conv(raw)
-    return replace(default, **changes) if changes else default

@@ -165,8 +165,10 @@ def _preview(args: argparse.Namespace) -> PreviewFactory | None:
         return None
     from delivery.preview import preview_factory
     from service.config import Config
+    from service.delivery_bridge import delivery_settings
 
-    return preview_factory(public_url=Config().base_url)
+    config = Config()
+    return preview_factory(public_url=config.base_url, settings=delivery_settings(config))
 
 
 def _test_limits() -> ReplayLimits:

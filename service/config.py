@@ -9,13 +9,15 @@ SMTP URL, API keys) are read here but never logged or returned by the API.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dsl.literals import DURATION_PATTERN
 from dsl.literals import parse_duration as duration_seconds
@@ -67,12 +69,51 @@ def parse_api_keys(text: str | None) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+class RetryOverride(BaseModel):
+    """One channel kind's retry settings (`TOCSIN_DELIVERY_<KIND>_…`); unset ones follow the
+    general `TOCSIN_DELIVERY_…` ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int | None = Field(default=None, ge=1)
+    retry_base: float | None = Field(default=None, gt=0)
+    max_age: float | None = Field(default=None, gt=0)
+
+
+_KIND_RETRY = re.compile(r"TOCSIN_DELIVERY_(?P<kind>[A-Z0-9]+)_(?P<what>MAX_ATTEMPTS|RETRY_BASE|MAX_AGE)").fullmatch
+
+
+class _RetryByKind(PydanticBaseSettingsSource):
+    """`TOCSIN_DELIVERY_<KIND>_MAX_ATTEMPTS` / `_RETRY_BASE` / `_MAX_AGE` from the environment:
+    one name per channel kind, and kinds are registered by channel modules, so no declared
+    field can list them. Empty values count as unset, as for every other setting."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, str]] = {}
+        for name, value in os.environ.items():
+            m = _KIND_RETRY(name.upper())
+            if m and value.strip():
+                found.setdefault(m["kind"].lower(), {})[m["what"].lower()] = value.strip()
+        return {"delivery_retry_by_kind": found} if found else {}
+
+
 class Config(BaseSettings):
     """Settings of one `tocsin serve` / `tocsin worker` process."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TOCSIN_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="TOCSIN_", env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
     )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _RetryByKind(settings_cls), dotenv_settings, file_secret_settings
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -86,9 +127,20 @@ class Config(BaseSettings):
     public_url: str | None = None
     retention: str = "30d"
     smtp_url: str | None = Field(default=None, repr=False)
-    smtp_from: str | None = None
+    smtp_from: str = "tocsin@localhost"
     sms_url: str | None = None
+    sms_from: str | None = None
     webhook_deny_private: bool = False
+    # Delivery (docs/configuration.md § Delivery tuning; service/delivery_bridge.py
+    # `delivery_settings` hands them to the workers and the reconciler).
+    delivery_queue: str = "tocsin_delivery"
+    delivery_lease_seconds: float = Field(default=30.0, gt=0)
+    delivery_wake_grace_seconds: float = Field(default=10.0, gt=0)
+    reconcile_seconds: float = Field(default=1.0, gt=0)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_retry_base: float = Field(default=3.0, gt=0)
+    delivery_max_age: float = Field(default=3600.0, gt=0)
+    delivery_retry_by_kind: dict[str, RetryOverride] = Field(default_factory=dict)
     # Operational knobs (documented; the defaults suit everyone else).
     tick_seconds: float = 1.0
     lease_seconds: float = 10.0

@@ -20,13 +20,14 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 from delivery.ledger import Claim
 from delivery.request import DeliveryRequest
-from delivery.settings import DeliverySettings
+from delivery.settings import DeliverySettings, RetryPolicy
 from service.config import Config
 from service.db import Database
 from service.ledger_store import MongoLedger, due_entries, mark_woken
@@ -89,6 +90,26 @@ def broker_url(config: Config) -> str | None:
     return config.broker_url or config.redis_url
 
 
+def delivery_settings(config: Config) -> DeliverySettings:
+    """The delivery settings of `config`: the one reading of `TOCSIN_*` for the service's
+    reconciler and in-process workers and for `tocsin worker`."""
+    retry = RetryPolicy(max_attempts=config.delivery_max_attempts, base=config.delivery_retry_base,
+                        max_age=config.delivery_max_age)
+    by_kind = {}
+    for kind, override in config.delivery_retry_by_kind.items():
+        changes = {attr: value for attr, value in (("max_attempts", override.max_attempts),
+                                                   ("base", override.retry_base), ("max_age", override.max_age))
+                   if value is not None}
+        if changes:
+            by_kind[kind] = replace(retry, **changes)
+    return DeliverySettings(
+        broker_url=broker_url(config), queue_name=config.delivery_queue,
+        lease_seconds=config.delivery_lease_seconds, wake_grace_seconds=config.delivery_wake_grace_seconds,
+        reconcile_seconds=config.reconcile_seconds, smtp_url=config.smtp_url, smtp_from=config.smtp_from,
+        sms_url=config.sms_url, sms_from=config.sms_from, deny_private=config.webhook_deny_private,
+        retry=retry, retry_by_kind=by_kind)
+
+
 def describe_broker(config: Config) -> str:
     url = broker_url(config)
     if not url:
@@ -104,7 +125,7 @@ class DeliveryBridge:
         self.config = config
         self.db = db
         self.uri = uri
-        self.settings = settings or DeliverySettings.from_env()
+        self.settings = settings or delivery_settings(config)
         self.broker: Any = None
         self.worker: Any = None
         self.ledger: MongoLedger | None = None

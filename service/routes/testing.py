@@ -16,6 +16,7 @@ Monitors that failed on the way are listed in `monitor_errors` (engine/faults.py
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,13 +25,16 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import dsl
+from delivery.preview import Preview, preview_factory
 from dsl.ruleset import RuleSet
-from engine.replay import ReplayLimits, ReplayTooLarge
-from service import json_out
+from engine.cli import fault_rows, limit_message, result_rows, shown_alert_events
+from engine.replay import ReplayLimits, ReplayResult, ReplayTooLarge, run
 from engine.times import EARLIEST, LATEST, parse_rfc3339
+from service import json_out
+from service.delivery_bridge import delivery_settings
 from service.events_model import MAX_BATCH, TooLarge, validate_event
-from service.problems import Problem
 from service.json_body import media_type, parse_json
+from service.problems import Problem
 from service.rules_store import errors_of
 
 bp = Blueprint("testing", url_prefix="/v1")
@@ -79,7 +83,7 @@ def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None,
 
 
 def _answer(files: dict[str, str], raw_events: list[Any], until: datetime | None,
-            limits: ReplayLimits, public_url: str | None) -> str:
+            limits: ReplayLimits, preview: Callable[[RuleSet], Preview] | None) -> str:
     """The answer's JSON text; runs in a worker thread. Raises `Problem` for what the
     request asked beyond its bounds."""
     events = _events(raw_events, datetime.now(timezone.utc))
@@ -88,10 +92,8 @@ def _answer(files: dict[str, str], raw_events: list[Any], until: datetime | None
     if ruleset is None or errors_of(diagnostics):
         return json_out.dumps({"ok": False, "alert_events": [], "diagnostics": shown, "monitor_errors": []})
     try:
-        rows, errors = _run(ruleset, events, until, limits, public_url)
+        rows, errors = _run(ruleset, events, until, limits, preview)
     except ReplayTooLarge as exc:
-        from engine.cli import limit_message
-
         where = "/until" if until is not None else "/events"
         raise Problem(422, limit_message(exc, "`until`"),
                       errors=[{"index": 0, "path": where, "message": str(exc)}]) from None
@@ -119,28 +121,24 @@ def _events(raw_events: list[Any], now: datetime) -> list[dict]:
 
 
 def _run(ruleset: RuleSet, events: list[dict], until: datetime | None, limits: ReplayLimits,
-         public_url: str | None) -> tuple[list[dict], list[dict]]:
+         preview: Callable[[RuleSet], Preview] | None) -> tuple[list[dict], list[dict]]:
     """The rows and monitor errors of `tocsin test --format json` (with `--render` when
-    `public_url` is given)."""
-    from delivery.preview import preview_factory
-    from engine.cli import fault_rows, result_rows, shown_alert_events
-    from engine.replay import ReplayResult, run
-
+    `preview` is given)."""
     # The same rows as `tocsin test --format json`: sorted, muted ones left out, with severity.
     result = run(ruleset, events, until=until, limits=limits) if events or until else ReplayResult()
     errors = fault_rows(result.faults)
-    if public_url is None:
+    if preview is None:
         return result_rows(result.alert_events), errors
     if len(shown_alert_events(result.alert_events)) > MAX_RENDERED_ALERT_EVENTS:
         raise TooManyToRender()
-    preview = preview_factory(public_url=public_url, max_seconds=PREVIEW_SECONDS)(ruleset)
-    return result_rows(result.alert_events, preview), errors
+    return result_rows(result.alert_events, preview(ruleset)), errors
 
 
 @bp.post("/test")
 async def test_rules(request: Request) -> HTTPResponse:
     files, raw_events, until, render = _body(request)
     config = request.app.ctx.config
-    public_url = config.base_url if render else None
-    body = await asyncio.to_thread(_answer, files, raw_events, until, config.test_limits, public_url)
+    preview = preview_factory(public_url=config.base_url, settings=delivery_settings(config),
+                              max_seconds=PREVIEW_SECONDS) if render else None
+    body = await asyncio.to_thread(_answer, files, raw_events, until, config.test_limits, preview)
     return HTTPResponse(body, content_type="application/json")

@@ -47,7 +47,7 @@ def test_retry_after_seconds_and_date():
 
 
 def test_default_policy_eight_attempts_within_an_hour_first_retry_within_5s():
-    policy = DeliverySettings.from_env({}).retry
+    policy = DeliverySettings().retry
     assert policy.max_attempts == 8
     rng = random.Random(1)
     assert backoff(policy, 1, rng) <= 5
@@ -65,15 +65,6 @@ def test_retry_after_is_honoured_but_not_past_max_age():
     assert next_delay(policy, attempt=1, elapsed=0, retry_after=30) == 30
     assert next_delay(policy, attempt=1, elapsed=40, retry_after=30) is None
     assert next_delay(policy, attempt=8, elapsed=0, retry_after=None) is None
-
-
-def test_per_kind_settings_from_environment():
-    settings = DeliverySettings.from_env({"TOCSIN_DELIVERY_MAX_ATTEMPTS": "5",
-                                          "TOCSIN_DELIVERY_SMS_MAX_ATTEMPTS": "2",
-                                          "TOCSIN_WEBHOOK_DENY_PRIVATE": "1"})
-    assert settings.retry_for("webhook").max_attempts == 5
-    assert settings.retry_for("sms").max_attempts == 2
-    assert settings.deny_private
 
 
 def test_the_body_excerpt_is_cut_before_a_word_never_through_it():

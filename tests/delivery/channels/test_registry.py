@@ -84,12 +84,6 @@ def test_contacts_have_no_rule_file_config():
     assert channel_config(RuleSet(), Destination("email", "ana@example.com")) is None
 
 
-def test_retry_settings_per_kind_cover_every_registered_kind():
-    env = {f"TOCSIN_DELIVERY_{k.upper()}_MAX_ATTEMPTS": "2" for k in registered_kinds()}
-    settings = DeliverySettings.from_env(env)
-    assert {k: p.max_attempts for k, p in settings.retry_by_kind.items()} == dict.fromkeys(registered_kinds(), 2)
-
-
 def test_kind_descriptions_are_values():
     kind = kinds()["pagerduty"]
     assert isinstance(kind, ChannelKind)
