@@ -71,7 +71,11 @@ def snapshot(state: EngineState, runtimes: Mapping[str, TriggerRuntime],
 def restore(ruleset: RuleSet, snap: dict[str, Any], *, now: datetime,
             store: Store | None = None, settings: Settings | None = None) -> Restored:
     """The state `snap` holds for `ruleset` (alerts go into `store`, a new
-    `MemoryStore` by default); ValueError for a snapshot version it cannot read."""
+    `MemoryStore` by default); ValueError for a snapshot version it cannot read.
+
+    The restored state takes `snap` over: its alerts and runtime states share the
+    snapshot's lists and dicts (no copy of a large snapshot), so restoring the same
+    snapshot twice needs a copy of it."""
     version = snap.get("version")
     if version not in READABLE:
         raise ValueError(f"snapshot version {version!r} is not one of {READABLE}")
