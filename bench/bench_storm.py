@@ -410,10 +410,10 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU (user + system) of a process and its live descendants."""
+def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
+    """CPU (user + system) of a process and (by default) its live descendants."""
     total = 0.0
-    for p in process_tree(pid):
+    for p in process_tree(pid) if descendants else [pid]:
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -705,6 +705,7 @@ def one_run(args: argparse.Namespace, index: int) -> dict[str, Any]:
         rss_before = rss_kb(serve.pid)
         cpu_procs = {name: p for name, p in procs.items() if name != "receiver"}
         cpu_before = {name: cpu_seconds(p.pid) for name, p in cpu_procs.items()}
+        serve_own_before = cpu_seconds(serve.pid, descendants=False)  # without an embedded database
 
         # The storm.
         statuses = Counter()
@@ -718,6 +719,7 @@ def one_run(args: argparse.Namespace, index: int) -> dict[str, Any]:
             time.sleep(args.settle)  # late duplicates
         drained_at = time.monotonic()
         cpu_after = {name: cpu_seconds(p.pid) for name, p in cpu_procs.items() if p.poll() is None}
+        serve_own_after = cpu_seconds(serve.pid, descendants=False)
         rss_after = rss_kb(serve.pid)
 
         records = receiver.records()
@@ -757,6 +759,14 @@ def one_run(args: argparse.Namespace, index: int) -> dict[str, Any]:
         wall = drained_at - posted["first_post"]
         out["cpu_s"] = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
         out["cpu_wall_s"] = wall
+        if args.mode == "embedded" and "tocsin serve" in out["cpu_s"]:
+            own = serve_own_after - serve_own_before
+            out["cpu_s"]["of which the embedded database"] = out["cpu_s"]["tocsin serve"] - own
+        # CPU per notification: the cost that bounds the storm on a machine's cores, and a
+        # figure that moves far less than rates when other work shares the machine.
+        if got:
+            out["cpu_ms_per_notification"] = 1000 * sum(v for k, v in out["cpu_s"].items()
+                                                         if not k.startswith("of which")) / got
 
         # Alerts, memory, documents. Alerts opened: the evaluator's counter of `fired` alert
         # events (the alert documents are saved later in a round than the alert events),
@@ -906,6 +916,8 @@ def print_report(m: dict[str, float], ok: list[dict[str, Any]], args: argparse.N
         wall = g("cpu_wall_s") or 1
         print(f"  CPU during the storm ({fmt(wall)} s, posting + drain): "
               + ", ".join(f"{k} {v:.1f} s ({v / wall:.2f} cores)" for k, v in cpu.items()))
+        if g("cpu_ms_per_notification"):
+            print(f"  CPU per notification (all service processes): {g('cpu_ms_per_notification'):.2f} ms")
     svc = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("service_metrics.")}
     if svc:
         print("  service /metrics after the storm: "

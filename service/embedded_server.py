@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     from secantus import SecantusDBServer
 
     from service.embedded import server_options
+    from service.embedded_tuning import repair
+
+    repair()
 
     parent = os.getppid()
     stop = threading.Event()
