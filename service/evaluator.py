@@ -21,6 +21,11 @@ either way the others go on, and the fault is recorded, announced as a `monitor.
 event and counted (service/monitor_errors.py) before the next checkpoint. Only a failing
 database (or a bug outside every monitor) fails a round: the loop logs it, waits a tick
 and rebuilds, as it always did.
+
+Time: every reading of time (engine time, timers, lease, intervals, the hole grace) and
+the wait between rounds go through the injected clock (service/clock.py): the wall clock
+in the service, a `ManualClock` in tests, which step rounds (`step()`) or wait until what
+is stored has been evaluated (`join()`) instead of sleeping.
 """
 
 from __future__ import annotations
