@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from watchfiles import awatch
+from watchfiles import Change, awatch
 
-from service.rules_store import read_directory
+from service.rules_store import RulesStore, read_directory
 
 MAX_LOGGED = 20  # diagnostics logged per failed reload; last_reload has them all
 log = logging.getLogger("tocsin.service")
@@ -22,28 +22,28 @@ log = logging.getLogger("tocsin.service")
 RESCAN_MS = 2000
 
 
-def _is_rule_file(change: Any, path: str) -> bool:
+def _is_rule_file(change: Change, path: str) -> bool:
     return path.endswith(".rules")
 
 
-async def watch_rules(runtime: Any, *, debounce_ms: int = 200) -> None:
-    """Reload on change; a directory that does not exist yet is looked for every few seconds."""
-    root = runtime.config.rules_dir
+async def watch_rules(root: str, rules: RulesStore, changed: Callable[[], None], *, debounce_ms: int = 200) -> None:
+    """Reload `rules` from the directory `root` on change, and call `changed()` when a new
+    version is active; a directory that does not exist yet is looked for every few seconds."""
     while not Path(root).is_dir():
         await asyncio.sleep(RESCAN_MS / 1000)
-    seen = runtime.rules.active.files
+    seen = rules.active.files
     async for _changes in awatch(root, watch_filter=_is_rule_file, debounce=debounce_ms, recursive=False,
                                  rust_timeout=RESCAN_MS, yield_on_timeout=True):
         files = read_directory(root)
         if files is None or files == seen:
             continue
         seen = files
-        await _reload(runtime, root)
+        await _reload(rules, changed, root)
 
 
-async def _reload(runtime: Any, root: str) -> None:
+async def _reload(rules: RulesStore, changed: Callable[[], None], root: str) -> None:
     try:
-        outcome = await runtime.rules.reload_directory()
+        outcome = await rules.reload_directory()
     except Exception:
         log.exception("reloading %s failed", root)
         return
@@ -51,7 +51,7 @@ async def _reload(runtime: Any, root: str) -> None:
         return
     if outcome.ok:
         log.info("rules reloaded from %s: version %s", root, outcome.version)
-        runtime.rules_changed()
+        changed()
     else:
         errors = [d for d in outcome.diagnostics if d.is_error]
         log.warning("rules in %s have %d error(s); version %s stays active", root, len(errors), outcome.version)

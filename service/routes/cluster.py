@@ -18,7 +18,6 @@ bp = Blueprint("cluster", url_prefix="/v1")
 
 @bp.get("/cluster")
 async def cluster(request: Request) -> HTTPResponse:
-    runtime = request.app.ctx.runtime
-    view = await read_view(runtime.db.db["members"], runtime.db.checkpoints, runtime.config.lease_seconds,
-                           runtime.config.evaluator_partitions)
+    db, config = request.app.ctx.runtime.db, request.app.ctx.config
+    view = await read_view(db.db["members"], db.checkpoints, config.lease_seconds, config.evaluator_partitions)
     return json_response(view.to_dict())

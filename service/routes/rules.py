@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, text
 from sanic.response import json as json_response
 
 import dsl
-from service.problems import Problem
+from dsl.ast import Span
+from dsl.diagnostics import Diagnostic, error, sort_key
+from dsl.ruleset import RuleSet
+from engine import Engine
 from service.json_body import media_type, read_json
+from service.problems import Problem
 from service.rules_store import FILE_NAME, errors_of, monitor_rows, template_environment
 
 bp = Blueprint("rules", url_prefix="/v1/rules")
@@ -34,10 +40,17 @@ def body_files(request: Request) -> dict[str, str]:
     return files
 
 
-def _sorted(diagnostics: list) -> list[dict]:
-    from dsl.diagnostics import sort_key
-
+def _sorted(diagnostics: list[Diagnostic]) -> list[dict]:
     return [d.to_dict() for d in sorted(diagnostics, key=sort_key)]
+
+
+def compile_check(ruleset: RuleSet) -> Diagnostic | None:
+    """E403 if the engine cannot compile `ruleset`, else None."""
+    try:
+        Engine(ruleset, now=datetime.now(timezone.utc))
+    except Exception as exc:  # the engine refusing a checked set is a bug, but say so
+        return error(Span("<ruleset>", 1, 1, 1, 1), "E403", f"does not compile: {exc}")
+    return None
 
 
 @bp.post("/lint")
@@ -59,7 +72,7 @@ async def validate(request: Request) -> HTTPResponse:
     ruleset, diagnostics = dsl.load(merged, context=template_environment())
     # Warnings in files the caller did not send are not theirs to act on; errors are.
     shown = [d for d in diagnostics if d.is_error or d.span.file in files]
-    compile_problem = request.app.ctx.runtime.compile_check(ruleset) if ruleset is not None else None
+    compile_problem = compile_check(ruleset) if ruleset is not None else None
     if compile_problem:
         shown.append(compile_problem)
     ok = ruleset is not None and not errors_of(shown)

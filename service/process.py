@@ -1,10 +1,12 @@
-"""What one service process runs besides the routes: database, rules, evaluator, delivery.
+"""One service process's parts beside its routes, started and stopped together.
 
-`Runtime.start()` connects (starting the embedded database when no URI is set), creates
-indexes, adopts the stored rule set, loads the rules directory, and starts the
-background tasks: the directory watcher, the rules follower, the evaluator (when this
-process has one: it joins the evaluating replicas first, service/membership.py, and
-heartbeats) and delivery. `stop()` undoes all of it.
+`ServiceProcess.start()` opens the database (starting the embedded one when no URI is
+set), joins the evaluating replicas (service/membership.py) when this process evaluates,
+adopts the stored rule set, loads the rules directory, and starts the background tasks:
+the directory watcher, the rules follower, delivery, the evaluators (one per partition)
+and the membership heartbeat. `stop()` undoes all of it. What each part is built from is
+service/composition.py's; this class owns their lifetime and passes the routes' signals
+on (events stored, rules, silences or commands changed).
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
-from datetime import datetime, timezone
+from collections.abc import Coroutine
 from typing import Any
 
 from service.clock import Clock, WallClock
+from service.composition import build_evaluators, delivery_bridge, join_replicas, open_database, open_embedded
 from service.config import Config
 from service.db import Database
+from service.delivery_bridge import DeliveryBridge
 from service.embedded import EmbeddedDatabase
+from service.evaluator import Evaluator
 from service.membership import Membership
 from service.metrics import Metrics
-from service.rules_store import RulesStore
+from service.rules_store import Outcome, RulesStore
+from service.watcher import watch_rules
 
 log = logging.getLogger("tocsin.service")
 
@@ -30,7 +35,7 @@ log = logging.getLogger("tocsin.service")
 STOP_STEP_SECONDS = 20.0
 
 
-async def _bounded(step: Awaitable[Any], what: str) -> None:
+async def _bounded(step: Coroutine[Any, Any, object], what: str) -> None:
     try:
         await asyncio.wait_for(step, STOP_STEP_SECONDS)
     except Exception as exc:  # TimeoutError included: log it and go on stopping
@@ -38,82 +43,69 @@ async def _bounded(step: Awaitable[Any], what: str) -> None:
 
 
 class _WakeAll:
-    """`runtime.wake.set()` wakes every evaluator of this process (one per partition)."""
+    """`process.wake.set()` wakes every evaluator of this process (one per partition)."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, evaluators: list[Evaluator]) -> None:
+        self.evaluators = evaluators
 
     def set(self) -> None:
-        for evaluator in self.runtime.evaluators:
+        for evaluator in self.evaluators:
             evaluator.wake.set()
 
 
-class Runtime:
+class ServiceProcess:
+    """The database, rules, delivery and evaluators of one `tocsin serve` process."""
+
     def __init__(self, config: Config, metrics: Metrics, clock: Clock | None = None) -> None:
         self.config = config
         self.metrics = metrics
         self.clock: Clock = clock or WallClock()  # the evaluators' (tests pass a ManualClock)
         self.embedded: EmbeddedDatabase | None = None
-        self.db: Database = None  # type: ignore[assignment]  # set by start()
-        self.rules: RulesStore = None  # type: ignore[assignment]
-        self.evaluators: list[Any] = []  # one per partition (TOCSIN_EVALUATOR_PARTITIONS)
+        self._db: Database | None = None
+        self._rules: RulesStore | None = None
+        self.evaluators: list[Evaluator] = []  # one per partition (TOCSIN_EVALUATOR_PARTITIONS)
         self.membership: Membership | None = None  # this replica among the evaluating ones
-        self.delivery: Any = None
-        self.tasks: list[asyncio.Task] = []
-        self.wake = _WakeAll(self)
+        self.delivery: DeliveryBridge | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.wake = _WakeAll(self.evaluators)
         self.rules_wake = asyncio.Event()
-        self.startup_reload: Any = None
+        self.startup_reload: Outcome | None = None  # of the rules directory at start
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the service process has not started")
+        return self._db
+
+    @property
+    def rules(self) -> RulesStore:
+        if self._rules is None:
+            raise RuntimeError("the service process has not started")
+        return self._rules
 
     async def start(self) -> None:
         uri = self.config.mongodb_uri
         if not uri:
-            self.embedded = EmbeddedDatabase(self.config.data_dir)
-            uri = await asyncio.to_thread(self.embedded.start)
-        self.db = Database.connect(uri, self.config.mongodb_database)
-        await self.db.ensure_indexes(self.config.retention_delta)
+            self.embedded, uri = await open_embedded(self.config)
+        self._db = db = await open_database(self.config, uri)
         if self.config.evaluator:
-            await self._join()
-        self.rules = RulesStore(self.db, self.config.rules_dir)
-        await self.rules.refresh()
-        self.startup_reload = await self.rules.reload_directory()
-        self.metrics.rules_version.set(self.rules.active.version)
-        from service.delivery_bridge import DeliveryBridge
-
-        self.delivery = DeliveryBridge(self.config, self.db, uri)
-        await self.delivery.start()
+            self.membership = await join_replicas(self.config, db)
+        self._rules = rules = RulesStore(db, self.config.rules_dir)
+        await rules.refresh()
+        self.startup_reload = await rules.reload_directory()
+        self.metrics.rules_version.set(rules.active.version)
+        self.delivery = delivery = delivery_bridge(self.config, db, uri)
+        await delivery.start()
         self._spawn(self._follow_rules(), "rules-follower")
         if self.config.watch_rules and self.config.rules_dir:
-            from service.watcher import watch_rules
-
-            self._spawn(watch_rules(self), "rules-watcher")
+            self._spawn(watch_rules(self.config.rules_dir, rules, self.rules_changed), "rules-watcher")
         if self.config.evaluator:
-            from service.evaluator import Evaluator, EvaluatorSettings
-            from service.lease import Lease
-            from service.outbox import Outbox
-            from service.partitions import partitions
-
-            membership = self.membership
-            for partition in partitions(self.config.evaluator_partitions):
-                evaluator = Evaluator(
-                    db=self.db, rules=self.rules, metrics=self.metrics, clock=self.clock, partition=partition,
-                    settings=EvaluatorSettings.from_config(self.config),
-                    outbox=Outbox(self.db.unsynced(), self.delivery, self.metrics, public_url=self.config.base_url),
-                    lease=Lease(self.db.checkpoints, self.config.lease_seconds, partition=partition.lease_id,
-                                owner=membership.id if membership else None, snapshots=self.db.snapshots),
-                    assigned=membership.wants if membership else (lambda index: True),
-                    events_stored=self.notify_events)
-                self.evaluators.append(evaluator)
-                self._spawn(evaluator.run(), f"evaluator {partition.lease_id}")
+            self.evaluators[:] = build_evaluators(
+                self.config, db=db, rules=rules, delivery=delivery, metrics=self.metrics, clock=self.clock,
+                membership=self.membership, events_stored=self.notify_events)
+            for evaluator in self.evaluators:
+                self._spawn(evaluator.run(), f"evaluator {evaluator.partition.lease_id}")
             self._spawn(self._heartbeat(), "membership")
-
-    async def _join(self) -> None:
-        """Become a member of the evaluating replicas (refused on another partition count)."""
-        from service.lease import new_owner_id
-
-        self.membership = Membership(self.db.db["members"], self.db.checkpoints, new_owner_id(),
-                                     count=self.config.evaluator_partitions,
-                                     lease_seconds=self.config.lease_seconds)
-        await self.membership.join()
 
     async def _heartbeat(self) -> None:
         """Heartbeat and re-assign a few times per lease period; wake the evaluators when
@@ -129,7 +121,7 @@ class Runtime:
             await asyncio.sleep(interval)
 
     @property
-    def evaluator(self) -> Any:
+    def evaluator(self) -> Evaluator | None:
         """The first partition's evaluator (the only one by default), or None."""
         return self.evaluators[0] if self.evaluators else None
 
@@ -143,7 +135,7 @@ class Runtime:
         for evaluator in self.evaluators:
             evaluator.silences_changed = value
 
-    def _spawn(self, coro, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
@@ -169,8 +161,8 @@ class Runtime:
             await _bounded(evaluator.release(), f"releasing {evaluator.partition.lease_id}")
         if self.delivery is not None:
             await _bounded(self.delivery.stop(), "stopping delivery")
-        if self.db is not None:
-            await _bounded(self.db.close(), "closing the database client")
+        if self._db is not None:
+            await _bounded(self._db.close(), "closing the database client")
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
 
@@ -205,18 +197,3 @@ class Runtime:
 
     async def broker_ok(self) -> bool:
         return await self.delivery.ping() if self.delivery is not None else False
-
-    def compile_check(self, ruleset: Any) -> Any:
-        """A diagnostic if the engine cannot compile `ruleset`, else None."""
-        try:
-            from engine import Engine
-        except ImportError:
-            return None
-        try:
-            Engine(ruleset, now=datetime.now(timezone.utc))
-        except Exception as exc:  # the engine refusing a checked set is a bug, but say so
-            from dsl.ast import Span
-            from dsl.diagnostics import error
-
-            return error(Span("<ruleset>", 1, 1, 1, 1), "E403", f"does not compile: {exc}")
-        return None
