@@ -22,6 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
+# The vocabulary lives in dsl.catalog; imported here for code that reads it beside the nodes.
+from dsl.catalog import AGGREGATES, BLOCK_KINDS, COUNTING_AGGREGATES, CHANNEL_KINDS, LOG_LEVELS, SEVERITIES  # noqa: F401
+from dsl.catalog import COMPARISON_OPERATORS as COMPARISON_OPS
+
 
 class Span(NamedTuple):
     """Where a node sits in its file; lines and columns are 1-based, the end exclusive.
@@ -170,12 +174,6 @@ class Binary:
     span: Span = _span()
 
 
-COMPARISON_OPS = (
-    "==", "!=", "<", "<=", ">", ">=",
-    "in", "not in", "contains", "startswith", "endswith", "matches",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Compare:
     """`left OP right` with OP one of `COMPARISON_OPS`."""
@@ -192,8 +190,7 @@ class Exists:
     span: Span = _span()
 
 
-AGGREGATES = ("count", "rate", "sum", "avg", "min", "max", "p50", "p90", "p95", "p99", "distinct")
-FIELD_AGGREGATES = AGGREGATES[2:]
+FIELD_AGGREGATES = tuple(a for a in AGGREGATES if a not in COUNTING_AGGREGATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,10 +364,6 @@ class SeverityClause:
     level: str
     level_span: Span = _span()
     span: Span = _span()
-
-
-SEVERITIES = ("info", "warning", "error", "critical")
-LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,22 @@ CONTACT_KINDS = ("email", "sms")
 # One module per channel kind in dsl/channels/ declares it (its block settings too).
 CHANNEL_KINDS = tuple(channel_kinds())
 TARGET_KINDS = ("group", *CONTACT_KINDS, *CHANNEL_KINDS)
-REPEATABLE_CLAUSES = frozenset({"on", "notify", "escalate", "label"})
+# Clauses by the keywords they start with (dsl.grammar.clause_words); the others may
+# appear once per monitor.
+REPEATABLE_CLAUSES = frozenset({"on", "notify", "escalate to", "label"})
+
+# ---------------------------------------------------------------------- operators
+
+# Binding strength, loosest first: dsl.precedence builds trees with it and
+# dsl.formatter prints the fewest parentheses with it. `not` and unary `-` are prefix;
+# comparisons do not associate; the other binary operators associate to the left, and
+# `and`/`or` chains are kept balanced (they are associative).
+OR, AND, NOT, COMPARE, SUM, PRODUCT, NEG = 1, 2, 3, 4, 5, 6, 7
+BINARY_OPERATORS: dict[str, int] = {"or": OR, "and": AND, "+": SUM, "-": SUM, "*": PRODUCT, "/": PRODUCT}
+CHAIN_OPERATORS = frozenset({"and", "or"})
+COMPARISON_OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains",
+                        "startswith", "endswith", "matches")
+PREFIX_OPERATORS: dict[str, int] = {"not": NOT, "-": NEG}
 
 # ------------------------------------------------------------------------- blocks
 

@@ -10,6 +10,7 @@ from dsl import ast as A
 from dsl import catalog as C
 from dsl.diagnostics import Diagnostic, error
 from dsl.exprtypes import Scope, expect_bool, infer
+from dsl.grammar import clause_word
 from dsl.fields import check_pattern, family_of, resolve, resolve_trigger_field
 from dsl.walk import aggregates, trigger_families
 from dsl.compare import check_compare
@@ -18,13 +19,6 @@ from dsl.suggest import did_you_mean
 from dsl.targets import check_notify, check_targets
 from dsl.templates import check_template
 
-CLAUSE_WORDS: dict[type, str] = {
-    A.WhereClause: "where", A.OnClause: "on", A.ByClause: "by", A.NotifyClause: "notify",
-    A.EveryClause: "every", A.ForClause: "for", A.KeepFiringClause: "keep firing for",
-    A.EscalateClause: "escalate", A.UntilClause: "until", A.SeverityClause: "severity",
-    A.MessageClause: "message", A.LabelClause: "label", A.MuteClause: "mute during",
-    A.DisabledClause: "disabled",
-}
 
 
 def check_monitor(m: A.Monitor) -> list[Diagnostic]:
@@ -94,7 +88,7 @@ def _check_duplicates(m: A.Monitor, out: list[Diagnostic]) -> None:
     seen: set = set()
     labels: set[str] = set()
     for c in m.clauses:
-        word = CLAUSE_WORDS[type(c)]
+        word = clause_word(type(c))
         if isinstance(c, A.LabelClause):
             if c.name in labels:
                 out.append(error(c.span, "E402", f"label `{c.name}` is given more than once", "keep one"))
@@ -121,7 +115,7 @@ def _check_clause(c, trigger: A.Trigger, families: frozenset[str], out: list[Dia
     elif isinstance(c, A.EveryClause):
         _positive(c.interval, "every", out)
     elif isinstance(c, (A.ForClause, A.KeepFiringClause)) and not metric:
-        word = CLAUSE_WORDS[type(c)]
+        word = clause_word(type(c))
         out.append(error(c.span, "E401", f"`{word}` applies only to metric triggers",
                          "event triggers fire on each matching event; use `every` to limit notifications"))
     elif isinstance(c, A.UntilClause):

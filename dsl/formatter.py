@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import typing
+from dataclasses import fields
+
 from dsl import ast as A
+from dsl import catalog as C
+from dsl.grammar import clause_word
 from dsl.literals import parse_duration
 from dsl.precedence import CHAINS, chain_operands
 
@@ -90,8 +95,8 @@ def format_time(minutes: int) -> str:
 
 # --------------------------------------------------------------- expressions
 
-_PREC = {"or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7}
-_ATOM = 8
+_PREC = {**C.BINARY_OPERATORS, "not": C.NOT, "compare": C.COMPARE, "neg": C.NEG}
+_ATOM = max(_PREC.values()) + 1
 
 
 def _prec(e) -> int:
@@ -192,28 +197,37 @@ def format_clause(c: A.Clause) -> str:
         if c.without_resolved:
             text += " without resolved"
         return text
-    if isinstance(c, A.EveryClause):
-        return "every " + format_duration(c.interval.seconds)
-    if isinstance(c, A.ForClause):
-        return "for " + format_duration(c.duration.seconds)
-    if isinstance(c, A.KeepFiringClause):
-        return "keep firing for " + format_duration(c.duration.seconds)
     if isinstance(c, A.EscalateClause):
         return f"escalate to {_targets(c.targets)} after {format_duration(c.after.seconds)}"
     if isinstance(c, A.UntilClause):
         text = "until " + c.pattern.dotted
         return text + (" where " + format_expr(c.where) if c.where is not None else "")
-    if isinstance(c, A.SeverityClause):
-        return "severity " + c.level
-    if isinstance(c, A.MessageClause):
-        return "message " + format_string(c.text)
-    if isinstance(c, A.LabelClause):
-        return f"label {c.name} {format_string(c.value, triple=False)}"
-    if isinstance(c, A.MuteClause):
-        return "mute during " + format_string(c.schedule, triple=False)
-    if isinstance(c, A.DisabledClause):
-        return "disabled"
+    if type(c) in _CLAUSE_TYPES:
+        return _keyword_clause(c)
     raise TypeError(f"not a clause: {c!r}")
+
+
+_CLAUSE_TYPES = frozenset(typing.get_args(A.Clause))
+
+
+def _keyword_clause(c) -> str:
+    """A clause that is its keywords and then its parts in order (`label team "core"`,
+    `keep firing for 10m`): the grammar gives the keywords, the node the parts."""
+    parts = [clause_word(type(c))]
+    for f in fields(c):
+        if f.compare:
+            parts.append(_part(getattr(c, f.name)))
+    return " ".join(parts)
+
+
+def _part(value) -> str:
+    if isinstance(value, str):
+        return value  # a word: `severity critical`, `label team`
+    if isinstance(value, A.String):
+        return format_string(value)
+    if isinstance(value, A.Duration):
+        return format_duration(value.seconds)
+    return format_expr(value)
 
 
 _NAME_CLAUSES = (A.WhereClause, A.OnClause, A.ByClause)

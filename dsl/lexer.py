@@ -4,6 +4,10 @@ Lark's contextual lexer tries a regex per parser state and then a keyword check 
 word; this one matches every token with one compiled pattern and asks the parser
 state whether a word is a keyword there, which is what makes keywords reserved only
 where the grammar expects them. Same tokens, about twice as fast.
+
+The pattern is built from grammar.lark's terminals (`master_pattern`), so the grammar
+is the one definition of every token; this module adds only the two checks no regex
+states: brackets nested deeper than `MAX_NESTING` and a triple quote that never closes.
 """
 
 from __future__ import annotations
@@ -17,26 +21,32 @@ from lark.lexer import Lexer, LexerState, Token
 
 from dsl.limits import MAX_NESTING
 
-# Named terminals in match order; must agree with grammar.lark.
-_PATTERNS = (
-    # Most frequent first (alternatives are tried in order); among overlapping ones the
-    # longer form comes first: a triple quote before a plain string, a time range before
-    # a duration before a percentage before a number.
-    ("WORD", r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*(?:\.\*)?"),
-    ("PUNCT", r"[{}()\[\],.:+\-*/]"),
-    ("LONG_STRING", r'"""(?:[^"\\]|\\.|"(?!""))*"""'),
-    ("OPEN_LONG", r'"""'),  # a triple quote that never closes: an error at the opening
-    ("STRING", r'"(?:[^"\\\n]|\\.)*"'),
-    ("COMP", r"==|!=|<=|>=|<|>"),
-    ("TIME_RANGE", r"\d{1,2}:\d{2}[ \t]*-[ \t]*\d{1,2}:\d{2}"),
-    ("DURATION", r"\d+(?:\.\d+)?(?:ms|s|m|h|d)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))*(?![A-Za-z0-9_])"),
-    ("PERCENT", r"\d+(?:\.\d+)?%"),
-    ("NUMBER", r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![A-Za-z0-9_.])"),
-    ("COMMENT", r"#[^\n]*"),
-)
-_MASTER = re.compile(
-    r"[ \t\r\n\f]*(?:" + "|".join(f"(?P<{name}>{rx})" for name, rx in _PATTERNS) + r"|(?P<END>\Z))", re.S)
-_SPACE = re.compile(r"[ \t\r\n\f]*")
+
+def master_pattern(terminals, ignore) -> tuple[re.Pattern, re.Pattern, dict[str, str], dict[str, str]]:
+    """The grammar's terminals as one regex, with what the lexer needs to name a match.
+
+    Returns (master, space, keywords, punct): `master` matches optional whitespace (the
+    grammar's ignored `WS`) and then one terminal, each a named group in the order
+    Lark's own lexer tries them (priority, then longest), or the end of the text;
+    fixed strings of the grammar form one `PUNCT` group (`punct`: text -> terminal
+    name) unless they are words (`keywords`: `when` -> `WHEN`), which are matched as
+    `IDENT` and named by the parser state."""
+    keywords: dict[str, str] = {}
+    punct: dict[str, str] = {}
+    regexes = []
+    for term in sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name)):
+        name = "".join((term.name,))  # a plain str, not Lark's subclass
+        if term.pattern.type == "str":
+            value = "".join((term.pattern.value,))
+            (keywords if value[:1].isalpha() else punct)[value] = name
+        elif name not in ignore or name == "COMMENT":
+            regexes.append((name, term.pattern.to_regexp()))
+    space = "|".join(f"(?:{t.pattern.to_regexp()})" for t in terminals if t.name in ignore and t.name != "COMMENT")
+    space_rx = f"(?:{space})*" if space else ""
+    punct_rx = "|".join(re.escape(p) for p in sorted(punct, key=len, reverse=True))
+    groups = [f"(?P<{name}>{rx})" for name, rx in regexes] + [f"(?P<PUNCT>{punct_rx})"]
+    master = re.compile(space_rx + "(?:" + "|".join(groups) + r"|(?P<END>\Z))")
+    return master, re.compile(space_rx), keywords, punct
 
 
 class Tok(tuple):
@@ -78,7 +88,7 @@ class TooDeep(Exception):
         self.pos, self.line, self.column = pos, line, column
 
 
-_OPENERS, _CLOSERS = frozenset("([{"), frozenset(")]}")
+OPENERS, CLOSERS = frozenset("([{"), frozenset(")]}")
 
 
 class TocsinLexer(Lexer):
@@ -90,16 +100,7 @@ class TocsinLexer(Lexer):
     __future_interface__ = 2
 
     def __init__(self, lexer_conf) -> None:
-        self.keywords: dict[str, str] = {}
-        self.punct: dict[str, str] = {}
-        for term in lexer_conf.terminals:
-            if term.pattern.type != "str":
-                continue
-            value, name = "".join((term.pattern.value,)), "".join((term.name,))  # plain str
-            if value[:1].isalpha():
-                self.keywords[value] = name
-            else:
-                self.punct[value] = name
+        self.master, self.space, self.keywords, self.punct = master_pattern(lexer_conf.terminals, lexer_conf.ignore)
         self.lark_comment_callback = (lexer_conf.callbacks or {}).get("COMMENT")
         self.terminals_by_name = lexer_conf.terminals_by_name
 
@@ -122,13 +123,13 @@ class TocsinLexer(Lexer):
         if line is None or line_start is None:
             line, line_start = 1 + text.count("\n", 0, pos), text.rfind("\n", 0, pos) + 1
         keywords, punct = self.keywords, self.punct
-        master = _MASTER.match
+        master = self.master.match
         new = tuple.__new__
         depth = 0
         while True:
             m = master(text, pos, end)
             if m is None:
-                skip = _SPACE.match(text, pos, end).end()
+                skip = self.space.match(text, pos, end).end()
                 newlines = text.count("\n", pos, skip)
                 if newlines:
                     line, line_start = line + newlines, text.rfind("\n", pos, skip) + 1
@@ -146,26 +147,24 @@ class TocsinLexer(Lexer):
             if kind == "END":
                 return
             value, stop = m.group(kind), m.end()
-            if kind == "OPEN_LONG" or (kind == "PUNCT" and value not in punct):
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, allowed=set(accepts()),
-                                           terminals_by_name=self.terminals_by_name)
             column = pos - line_start + 1
-            if kind == "WORD":
-                if "." in value:
-                    kind = "DOTTED"
-                else:
-                    name = keywords.get(value)
-                    kind = name if name is not None and name in accepts() else "IDENT"
+            if kind == "IDENT":
+                name = keywords.get(value)
+                if name is not None and name in accepts():
+                    kind = name
             elif kind == "PUNCT":
                 kind = punct[value]
-                if value in _OPENERS:
+                if value in OPENERS:
                     depth += 1
                     if depth > MAX_NESTING:
                         raise TooDeep(pos, line, column)
-                elif value in _CLOSERS:
+                elif value in CLOSERS:
                     depth -= 1
-            elif kind == "LONG_STRING":
-                kind = "STRING"
+            elif kind == "STRING":
+                if value == '""' and text.startswith('"', stop, end):
+                    # a triple quote that never closes: an error at the opening
+                    raise UnexpectedCharacters(text, pos, line, column, allowed=set(accepts()),
+                                               terminals_by_name=self.terminals_by_name)
                 newlines = value.count("\n")
                 if newlines:
                     end_line = line + newlines

@@ -2,7 +2,7 @@
 
 The grammar hands an expression over as `[operand, op, operand, …]` with prefix
 operators (`not`, `-`, `exists`) in front of operands; this module applies the
-language's precedence, loosest first:
+language's precedence (the table is `dsl.catalog`'s), loosest first:
 
     or  <  and  <  not (prefix)  <  == != < <= > >= in, not in, contains,
     startswith, endswith, matches (non-associative)  <  + -  <  * /  <  - (prefix)
@@ -21,14 +21,12 @@ from dsl.lexer import Tok as Token
 
 from dsl import ast as A
 from dsl.diagnostics import error
+from dsl.catalog import BINARY_OPERATORS as BINARY
+from dsl.catalog import CHAIN_OPERATORS as CHAINS
+from dsl.catalog import COMPARE, COMPARISON_OPERATORS, NEG, NOT, OR
 from dsl.limits import MAX_NESTING
 
-OR, AND, NOT, COMPARE, SUM, PRODUCT, NEG = 1, 2, 3, 4, 5, 6, 7
-
-BINARY = {"or": OR, "and": AND, "+": SUM, "-": SUM, "*": PRODUCT, "/": PRODUCT}
-CHAINS = frozenset({"and", "or"})
-COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains",
-                         "startswith", "endswith", "matches"})
+COMPARISONS = frozenset(COMPARISON_OPERATORS)
 
 
 class PrecedenceError(Exception):

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from dsl import ast as A
+from dsl import grammar
 from dsl.diagnostics import Diagnostic
 from dsl.lalr import Splice
 from dsl.lexer import Tok as Token
-from dsl.lexer import TooDeep
+from dsl.lexer import CLOSERS, OPENERS, TooDeep
 from dsl.syntax_errors import complete_declarations, stray_word, syntax_diagnostic, too_deep
 from dsl.transform import DeclarationError
 
@@ -42,22 +44,21 @@ class Lines:
         return self.starts[line - 1] + column - 1
 
 
-# A rough tokenizer that never fails: an unclosed string ends at its line's end.
-_TOKEN = re.compile(
-    r'(?P<long>"""(?:[^"\\]|\\.|"(?!""))*""")'
-    r'|(?P<str>"(?:[^"\\\n]|\\.)*(?:"|$))'
-    r"|(?P<comment>#[^\n]*)"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_-]*)"
-    r"|(?P<open>[{\[(])|(?P<close>[}\])])"
-    r"|(?P<other>[^\s])",
-    re.S | re.M,
-)
+@lru_cache(maxsize=1)
+def _tokenizer() -> re.Pattern:
+    """A rough tokenizer that never fails, from the grammar's terminals: strings (an
+    unclosed one ends at its line's end), comments, names, brackets, any other character."""
+    t = grammar.terminal_patterns()
+    brackets = "".join(OPENERS), "".join(CLOSERS)
+    return re.compile(
+        f'(?P<str>{t["STRING"]}|"[^\n]*)|(?P<comment>{t["COMMENT"]})|(?P<word>{t["IDENT"]})'
+        f"|(?P<open>[{re.escape(brackets[0])}])|(?P<close>[{re.escape(brackets[1])}])|(?P<other>\\S)")
 
 
 def split_declarations(text: str, start: int = 0) -> list[int]:
     """Offsets where top-level declarations start from `start` on (a best effort on
     broken text); the first is `start`."""
-    tokens = [(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text, start)
+    tokens = [(m.lastgroup, m.group(), m.start(), m.end()) for m in _tokenizer().finditer(text, start)
               if m.lastgroup != "comment"]
     starts: list[int] = []
     depth = 0
@@ -75,9 +76,9 @@ def split_declarations(text: str, start: int = 0) -> list[int]:
         prev = tokens[i - 1] if i else None
         prev2 = tokens[i - 2] if i > 1 else None
         if value == "when":
-            begins = not (prev and prev2 and prev[0] in ("str", "long") and prev2[1] == "monitor")
+            begins = not (prev and prev2 and prev[0] == "str" and prev2[1] == "monitor")
         elif value == "monitor":
-            begins = bool(nxt and nxt[0] in ("str", "long"))
+            begins = bool(nxt and nxt[0] == "str")
         else:
             begins = bool(nxt and nxt2 and nxt[0] == "str" and nxt2[1] == "{")
         if begins and depth and (prev is None or "\n" in text[prev[3]:pos]):
@@ -195,7 +196,7 @@ def _only_comments(text: str, begin: int, end: int) -> bool:
 
 def _comments(text: str, file: str, lines: Lines, start: int) -> list[A.Comment]:
     out = []
-    for m in _TOKEN.finditer(text, start):
+    for m in _tokenizer().finditer(text, start):
         if m.lastgroup == "comment":
             line, line_start = lines.at(m.start())
             col = m.start() - line_start + 1

@@ -33,8 +33,6 @@ _FRIENDLY = {
     "$END": "end of file",
 }
 _BAD_DURATION = re.compile(r"\d+(?:\.\d+)?[A-Za-z_][A-Za-z0-9_]*")
-_CLAUSE_HINT = ("a clause starts with a keyword: where, on, by, notify, every, for, keep firing for, "
-                "escalate to, until, severity, message, label, mute during, disabled")
 
 
 def complete_declarations(values: list) -> list:
@@ -113,7 +111,11 @@ def stray_word(e: UnexpectedToken, file: str) -> Diagnostic | None:
     span = A.Span(file, word.line, word.column, word.end_line, word.end_column)
     where = " after a complete declaration" if before else ""
     return error(span, "E001", f"unexpected `{shown(str(word))}`{where}",
-                 f"did you mean `{near}`?" if near else _CLAUSE_HINT)
+                 f"did you mean `{near}`?" if near else clause_hint())
+
+
+def clause_hint() -> str:
+    return "a clause starts with a keyword: " + ", ".join(grammar.clause_words().values())
 
 
 def _describe(name: str) -> str:

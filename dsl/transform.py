@@ -263,7 +263,7 @@ class ToAst(Transformer):
         return A.ForClause(self._duration(d), meta)
 
     @node
-    def keep_clause(self, meta, d):
+    def keep_firing_clause(self, meta, d):
         return A.KeepFiringClause(self._duration(d), meta)
 
     @node

@@ -16,7 +16,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from dsl.ast import LOG_LEVELS, SEVERITIES
+from dsl.catalog import LOG_LEVELS, SEVERITIES
 
 MISSING: Any = None  # absent and JSON null are the same thing to a monitor
 

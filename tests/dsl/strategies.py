@@ -20,16 +20,12 @@ from hypothesis import strategies as st
 
 from dsl import ast as A
 from dsl import catalog as C
+from dsl import grammar
 from dsl.precedence import canonical
 
 # Words the grammar treats as keywords somewhere. A path's first part that is one of
 # these can be read as that keyword, so generated names avoid them there.
-KEYWORDS = frozenset({
-    "when", "monitor", "no", "within", "over", "where", "on", "by", "notify", "via", "without",
-    "resolved", "every", "for", "keep", "firing", "escalate", "to", "after", "until", "severity",
-    "message", "label", "mute", "during", "disabled", "exists", "not", "and", "or", "in",
-    "contains", "startswith", "endswith", "matches", "of", "true", "false", "null",
-})
+KEYWORDS = frozenset(grammar.keywords().values())
 
 IDENT = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_-]{0,10}\Z").filter(lambda s: s not in KEYWORDS)
 # After a `.` only a name can follow, so keywords are fine there.
@@ -104,8 +100,8 @@ def literals() -> st.SearchStrategy:
 
 # --------------------------------------------------------------------- expressions
 
-ORDERING = ("==", "!=", "<", "<=", ">", ">=")
-STRING_OPS = ("contains", "startswith", "endswith", "matches")
+ORDERING = tuple(op for op in C.COMPARISON_OPERATORS if not op[0].isalpha())
+STRING_OPS = tuple(op for op in C.COMPARISON_OPERATORS if op[0].isalpha() and op not in ("in", "not in"))
 
 
 def _unary_minus(operand):
@@ -124,7 +120,7 @@ def _expressions(aggregates: bool, max_leaves: int) -> st.SearchStrategy:
 
     def extend(children):
         return st.one_of(
-            st.builds(A.Binary, st.sampled_from(["and", "or", "+", "-", "*", "/"]), children, children),
+            st.builds(A.Binary, st.sampled_from(sorted(C.BINARY_OPERATORS)), children, children),
             st.builds(A.Unary, st.just("not"), children),
             children.map(_unary_minus).filter(lambda x: x is not None),
             st.builds(A.Compare, st.sampled_from(ORDERING + STRING_OPS), children, children),
@@ -150,7 +146,7 @@ def expressions(aggregates: bool = True, max_leaves: int = 8) -> st.SearchStrate
 
 AGGREGATE_CALLS = st.builds(
     A.Aggregate,
-    st.one_of(st.sampled_from(A.AGGREGATES), IDENT),
+    st.one_of(st.sampled_from(C.AGGREGATES), IDENT),
     paths(star=None),
     st.none() | paths(),
     st.none() | expressions(aggregates=False, max_leaves=3),
@@ -182,7 +178,7 @@ def triggers() -> st.SearchStrategy:
 
 # ------------------------------------------------------------------------- clauses
 
-TARGET_KINDS = st.one_of(st.sampled_from(["group", "email", "sms", "webhook", "slack", "pagerduty"]), IDENT)
+TARGET_KINDS = st.one_of(st.sampled_from(C.TARGET_KINDS), IDENT)
 
 
 @cache
@@ -203,7 +199,7 @@ def _tuple_of(strategy, min_size=1, max_size=3):
 def clauses() -> st.SearchStrategy:
     return st.one_of(
         st.builds(A.WhereClause, expressions(max_leaves=6)),
-        st.builds(A.OnClause, st.one_of(st.sampled_from(["flow", "instance", "customer"]), IDENT),
+        st.builds(A.OnClause, st.one_of(st.sampled_from(C.SCOPES), IDENT),
                   _tuple_of(strings())),
         st.builds(A.ByClause, _tuple_of(paths())),
         st.builds(A.NotifyClause, _tuple_of(targets()), _tuple_of(vias(), min_size=0), st.booleans()),
@@ -212,7 +208,7 @@ def clauses() -> st.SearchStrategy:
         st.builds(A.KeepFiringClause, durations()),
         st.builds(A.EscalateClause, _tuple_of(targets()), durations()),
         st.builds(A.UntilClause, paths(star=None), st.none() | expressions(max_leaves=4)),
-        st.builds(A.SeverityClause, st.one_of(st.sampled_from(A.SEVERITIES), IDENT)),
+        st.builds(A.SeverityClause, st.one_of(st.sampled_from(C.SEVERITIES), IDENT)),
         st.builds(A.MessageClause, strings()),
         st.builds(A.LabelClause, IDENT, strings()),
         st.builds(A.MuteClause, strings()),
@@ -273,7 +269,7 @@ def block_values() -> st.SearchStrategy:
 def block_items() -> st.SearchStrategy[A.BlockItem]:
     words = _tuple_of(WORD.map(A.Word), max_size=4)
     values = _tuple_of(block_values(), max_size=3)
-    keys = st.one_of(st.sampled_from(["url", "header", "payload", "email", "sms", "days", "hours"]), IDENT)
+    keys = st.one_of(st.sampled_from(sorted({k for settings in C.SETTINGS.values() for k in settings})), IDENT)
     return st.builds(A.BlockItem, keys, st.one_of(words, values))
 
 
@@ -316,7 +312,7 @@ NOTIFY = st.sampled_from([
     'notify group "DevOps" via email, sms', 'notify webhook "PagerDuty"', 'notify pagerduty "core"',
     'notify email "oncall@example.com"', 'notify group "DevOps" via webhook "PagerDuty" without resolved',
 ])
-SEVERITY = st.sampled_from([f"severity {s}" for s in A.SEVERITIES])
+SEVERITY = st.sampled_from([f"severity {s}" for s in C.SEVERITIES])
 DUR = st.sampled_from(["30s", "1m", "5m", "15m", "1h", "1h30m", "2h", "1d"])
 
 
