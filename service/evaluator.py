@@ -328,7 +328,8 @@ class Evaluator:
             else:
                 out = self.engine.clear(cmd["alert_id"], by=cmd.get("by"), at=at, comment=cmd.get("comment"))
             await self._persist(out)
-            await self.db.commands.update_one({"_id": cmd["_id"]}, {"$set": {"applied": True, "applied_at": self.clock.now()}})
+            await self.db.commands.update_one({"_id": cmd["_id"]},
+                                              {"$set": {"applied": True, "applied_at": self.clock.now()}})
 
     async def _refresh_silences(self, now: datetime) -> None:
         if self.clock.monotonic() - self._silences_at < SILENCE_REFRESH_SECONDS and not self.silences_changed:
