@@ -1,8 +1,9 @@
 """Channel, group and schedule blocks: kinds, settings and their values.
 
 Per block: unknown kind (E105), unknown setting (E106), missing required setting
-(E107), invalid value (E108, or the specific E303/E304/E305/E307/E309), and template
-syntax in the strings a channel renders (E308; `template_strings` names them). What
+(E107), invalid value (E108, or the specific E303/E304/E305/E307/E309), template
+syntax in the strings a channel renders (E308; `template_strings` names them), and a
+secret setting that does not come from `{{ secrets.… }}` (W507). What
 those templates read is checked across files, with the monitors that use each channel
 known (`dsl.template_check`), and so are names (`dsl.refs`).
 """
@@ -15,8 +16,9 @@ from collections.abc import Callable
 from dsl import ast as A
 from dsl import catalog as C
 from dsl import channels as K
-from dsl.diagnostics import Diagnostic, error
+from dsl.diagnostics import Diagnostic, error, warning
 from dsl.suggest import did_you_mean
+from dsl.template_paths import analyse
 from dsl.templates import check_template, json_strings
 from dsl.values import check_email, check_phone, check_timezone, check_url, parse_days
 
@@ -47,7 +49,10 @@ def check_block(block: A.Block) -> list[Diagnostic]:
                              "keep one of them"))
             continue
         seen.add(item.key)
-        out.extend(_validator(block.kind, item.key)(item))
+        problems = _validator(block.kind, item.key)(item)
+        out.extend(problems)
+        if not problems:
+            out.extend(_secret_in_rules(block.kind, item))
     for key in C.REQUIRED_SETTINGS.get(block.kind, ()):
         if key not in seen:
             out.append(error(block.name.span, "E107", f'{block.kind} "{block.name.value}" has no `{key}`',
@@ -110,6 +115,22 @@ def template_strings(kind: str, item: A.BlockItem) -> list[A.String]:
     if setting.shape in (K.JSON, K.JSON_ARRAY) and len(values) == 1:
         return json_strings(values[0])
     return []
+
+
+def _secret_in_rules(kind: str, item: A.BlockItem) -> list[Diagnostic]:
+    """W507: a secret setting (`dsl.channels`) whose value reads no `secrets`: the rules
+    are stored and shown as written, so the credential would be too."""
+    setting = _setting(kind, item.key)
+    if setting is None or not setting.secret:
+        return []
+    out = []
+    for s in template_strings(kind, item):
+        analysis = analyse(s.value)
+        if analysis.problem is None and not any(use.root == "secrets" for use in analysis.paths):
+            out.append(warning(s.span, "W507", f"`{item.key}` is a credential written into the rules: rule "
+                               "files are stored and shown as written (the API, the console, version control)",
+                               f'write `{item.key} "{{{{ secrets.NAME }}}}"` and set TOCSIN_SECRET_NAME'))
+    return out
 
 
 def _setting(kind: str, key: str) -> K.Setting | None:

@@ -57,6 +57,7 @@ CODES: dict[str, str] = {
     "W504": "template-value-may-be-missing",
     "W505": "unset-secret",
     "W506": "event-value-in-url",
+    "W507": "secret-in-rules",
 }
 
 ENVIRONMENT_CODES = frozenset({"W505"})

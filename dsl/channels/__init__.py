@@ -19,7 +19,8 @@ A module that exports `KIND` declares a block kind (`opsgenie "NAME" { … }`), 
 target and `via` kind, a group member kind, and the settings its block accepts: each
 with a value shape (`SHAPES`; `dsl.check_blocks` validates each shape, `build` turns it
 into the config's field), whether it is required or repeatable, and whether its value is
-secret (write it as `{{ secrets.NAME }}`; docs/contributing.md). Templated shapes are
+a secret (a credential: the checker warns, W507, unless it reads `{{ secrets.NAME }}`,
+whose values never enter a request, a record or a preview). Templated shapes are
 rendered at send time and checked as templates (E308) with the monitors that use them.
 
 The sender is the other half of a kind and lives in `delivery/channels/<kind>.py`: the
@@ -62,12 +63,14 @@ class Setting:
     shape: str
     required: bool = False
     repeatable: bool = False  # may be written more than once (a tuple in the config)
-    secret: bool = False  # a credential: write it as `{{ secrets.NAME }}`
+    secret: bool = False  # a credential: one template string, W507 unless it reads `secrets`
     field: str = ""  # the config field it fills (default: `key`)
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"setting {self.key!r}: unknown shape {self.shape!r} (one of {', '.join(SHAPES)})")
+        if self.secret and self.shape != TEMPLATE:
+            raise ValueError(f"setting {self.key!r}: a secret is one template string (shape {TEMPLATE!r})")
 
     @property
     def templated(self) -> bool:

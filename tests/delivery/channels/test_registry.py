@@ -51,6 +51,8 @@ def test_each_config_type_holds_each_setting_and_defaults_the_rest(name):
 def test_a_setting_of_an_unknown_shape_is_refused_when_declared():
     with pytest.raises(ValueError, match="unknown shape"):
         Setting("colour", "rgb")
+    with pytest.raises(ValueError, match="a secret is one template string"):
+        Setting("token", "json", secret=True)
 
 
 def _ruleset(text: str) -> RuleSet:
