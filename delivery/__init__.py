@@ -1,4 +1,4 @@
-"""Delivery: notifications over webhook, Slack, PagerDuty, e-mail and SMS.
+"""Delivery: notifications over webhook, Slack, PagerDuty, Opsgenie, e-mail and SMS (`delivery/channels/`).
 
     from delivery import setup, wake
     from delivery.request import build_requests
