@@ -20,13 +20,15 @@ Collections (design.md § Storage, plus two small ones of the service's own):
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from service.recent_events import RecentEvents
 
 
 # A server that stops answering (frozen, partitioned) fails a request within seconds
@@ -51,6 +53,8 @@ class Database:
     client: AsyncMongoClient
     db: AsyncDatabase
     synced_by_default: bool = False  # the embedded database: every write waits for an fsync
+    # What this process stored lately, for its evaluators (service/recent_events.py).
+    recent: RecentEvents = field(default_factory=RecentEvents)
 
     @classmethod
     def connect(cls, uri: str, name: str = "tocsin") -> Database:
@@ -68,7 +72,8 @@ class Database:
         insert it numbers. Elsewhere this is the database itself."""
         if not self.synced_by_default:
             return self
-        return Database(self.client, self.db.with_options(write_concern=without_journal(self.db.write_concern)))
+        return Database(self.client, self.db.with_options(write_concern=without_journal(self.db.write_concern)),
+                        recent=self.recent)
 
     events = _collection("events")
     alerts = _collection("alerts")

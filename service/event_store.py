@@ -19,7 +19,6 @@ which writes the requests that arrive together as one group (one `$inc`, one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -95,16 +94,20 @@ async def _store_group(db: Database, group: list[_Request], *, lookup: bool = Tr
     try:
         await db.events.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        unused = []
+        unused, refused = [], set()
         for err in exc.details.get("writeErrors", []):
+            refused.add(err["index"])
             req = fresh[err["index"]][0]
             if err.get("code") == DUPLICATE_KEY:
                 req.duplicates += 1  # stored before, or by another writer just now
                 unused.append(docs[err["index"]]["seq"])
             elif req.error is None:
                 req.error = exc
+        db.recent.add(d for i, d in enumerate(docs) if i not in refused)
         if unused:
             await fill_numbers(db, unused, group[0].now)
+    else:
+        db.recent.add(docs)  # for this process's evaluators (service/recent_events.py)
 
 
 def filler(seq: int, now: datetime) -> dict:
@@ -115,8 +118,14 @@ def filler(seq: int, now: datetime) -> dict:
 async def fill_numbers(db: Database, seqs: list[int], now: datetime) -> None:
     """Take numbers a refused duplicate was given, so the evaluator need not wait them out.
     Best effort: a number left empty is a gap, waited out as any other."""
-    with contextlib.suppress(BulkWriteError):
-        await db.events.insert_many([filler(seq, now) for seq in seqs], ordered=False)
+    fillers = [filler(seq, now) for seq in seqs]
+    try:
+        await db.events.insert_many(fillers, ordered=False)
+    except BulkWriteError as exc:
+        refused = {err["index"] for err in exc.details.get("writeErrors", [])}
+        db.recent.add(f for i, f in enumerate(fillers) if i not in refused)
+    else:
+        db.recent.add(fillers)
 
 
 async def store_events(db: Database, events: list[dict], *, now: datetime | None = None,

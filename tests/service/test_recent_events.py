@@ -1,0 +1,98 @@
+"""The evaluator takes what its own process just stored without reading it back
+(service/recent_events.py), and reads the database for everything else."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from service.db import Database
+from service.event_store import EventWriter, store_events
+from service.recent_events import RecentEvents
+from service.seq_reader import SeqReader
+
+
+def ev(i: int | str) -> dict:
+    return {"id": f"ev-{i}", "type": "execution.failed", "time": "2026-01-02T03:04:05.000Z"}
+
+
+class Reads:
+    """The events collection, counting its `find` calls (the reads that were made)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.finds = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def find(self, *args, **kwargs):
+        self.finds += 1
+        return self.inner.find(*args, **kwargs)
+
+
+class CountingDatabase(Database):
+    @property
+    def events(self):
+        if not hasattr(self, "_reads"):
+            self._reads = Reads(self.db["events"])
+        return self._reads
+
+
+@pytest.fixture
+async def db(mongo_uri):
+    plain = Database.connect(mongo_uri, f"recent_{uuid.uuid4().hex[:10]}")
+    database = CountingDatabase(plain.client, plain.db)
+    yield database
+    await database.close()
+
+
+def test_a_run_stops_at_the_first_number_not_stored_here():
+    recent = RecentEvents()
+    recent.add([{"seq": s} for s in (1, 2, 3, 5)])
+    assert [d["seq"] for d in recent.run(1, 10)] == [1, 2, 3]
+    assert [d["seq"] for d in recent.run(2, 1)] == [2]
+    assert recent.run(4, 10) == []
+
+
+def test_the_oldest_documents_go_first_beyond_the_capacity():
+    recent = RecentEvents(capacity=3)
+    recent.add([{"seq": s} for s in range(1, 6)])
+    assert len(recent) == 3 and recent.run(1, 10) == [] and [d["seq"] for d in recent.run(3, 10)] == [3, 4, 5]
+
+
+async def test_what_this_process_stored_is_evaluated_without_a_read(db):
+    reader = SeqReader(db, 0, grace_seconds=3600)
+    await EventWriter(db).store([ev(1), ev(2)])
+    await store_events(db, [ev(3)], lookup=False)
+    before = db.events.finds
+    assert [d["_id"] for d in await reader.next_batch()] == ["ev-1", "ev-2", "ev-3"]
+    assert db.events.finds == before and reader.after == 3
+
+
+async def test_another_writers_events_are_read_from_the_database_in_order(db):
+    """A number this process did not store ends the run; the database has the rest."""
+    reader = SeqReader(db, 0, grace_seconds=3600)
+    await store_events(db, [ev(1)], lookup=False)
+    await db.counters.update_one({"_id": "events"}, {"$inc": {"n": 1}})
+    await db.events.insert_one({"_id": "other", "seq": 2, "event": ev("other")})  # another process's
+    await store_events(db, [ev(3)], lookup=False)
+    assert [d["_id"] for d in await reader.next_batch()] == ["ev-1"]
+    finds = db.events.finds
+    assert [d["_id"] for d in await reader.next_batch()] == ["other", "ev-3"]
+    assert db.events.finds > finds
+
+
+async def test_a_refused_repeat_is_not_offered_and_its_filler_is_stepped_over(db):
+    reader = SeqReader(db, 0, grace_seconds=3600)
+    writer = EventWriter(db)
+    await writer.store([ev(1)])
+    assert await writer.store([ev(1), ev(2)]) == (["ev-1", "ev-2"], 1)
+    docs = await reader.next_batch()
+    assert [d["_id"] for d in docs] == ["ev-1", "ev-2"] and reader.after == 3
+    assert db.recent.run(2, 1)[0].get("filler")  # the repeat's number, taken by a filler
+
+
+async def test_an_unsynced_view_shares_what_was_stored(db):
+    synced = Database(db.client, db.db, synced_by_default=True)
+    assert synced.unsynced() is not synced and synced.unsynced().recent is synced.recent
