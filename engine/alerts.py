@@ -3,15 +3,16 @@
 `AlertBook` turns transitions decided by the trigger runtimes into `AlertEvent`s, with
 deterministic ids and logical times, and owns the per-alert timers. It works on an
 `EngineState` (the store, the timers, the silences, the installed monitors and mute
-schedules) and needs no engine. Its timers name one of two handlers:
+schedules) and needs no engine. Its timers carry one of two handler ids:
 
-    ESCALATION_HANDLER (`on_escalation`)
-    esc<i>   `escalate … after`: once per alert and clause, unless acknowledged first
-    ALERT_HANDLER (`on_timer`)
-    repeat   absence/metric `every` (absence: its interval), while firing and unacknowledged
-    digest   event triggers with `every`: the matches skipped inside the interval
-    expire   event triggers without `until`: silent resolution after the expiry (24 h)
-    unmute   a muted notification goes out when its mute ends, if still firing
+    esc<i>   ESCALATION_HANDLER, `on_escalation`: `escalate … after`, once per alert
+             and clause, unless acknowledged first
+    repeat   ALERT_HANDLER, `on_timer`: absence/metric `every` (absence: its interval),
+             while firing and unacknowledged
+    digest   ALERT_HANDLER: event triggers with `every`: the matches skipped inside the interval
+    expire   ALERT_HANDLER: event triggers without `until`: silent resolution after the
+             expiry (24 h)
+    unmute   ALERT_HANDLER: a muted notification goes out when its mute ends, if still firing
 
 Ids: alert = sha256(monitor, key)[:24]; alert event = sha256(alert id, kind, at, n)[:32]
 with `n` counting earlier rounds of that alert at the very same time (normally 0), so

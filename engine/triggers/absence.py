@@ -41,8 +41,9 @@ class AbsenceRuntime(TriggerRuntime):
         elif t > entry[1]:
             entry[1] = t
         # one timer per key; when due it moves itself on if the key was seen since
-        if not self.state.timers.has("absent", self.cm.name, kid):
-            self.state.timers.schedule(TRIGGER_HANDLER, "absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
+        timers = self.state.timers
+        if not timers.has("absent", self.cm.name, kid):
+            timers.schedule(TRIGGER_HANDLER, "absent", self.cm.name, kid, entry[1] + self.cm.within_ms)
 
     def on_event(self, ev: dict, fam: str, t: int) -> None:
         cm = self.cm
