@@ -1,7 +1,7 @@
 """Engine throughput and memory (a benchmark that prints figures, not a test).
 
     .venv/bin/python bench/bench_engine.py [--events 50000] [--runs 5]
-    valgrind --tool=callgrind .venv/bin/python bench/bench_engine.py --process-only 3000
+    valgrind --tool=callgrind .venv/bin/python bench/bench_engine.py --process-only 3000 [--monitors 1000]
 
 For 10, 1,000 and 10,000 monitors (a mix: event triggers with `where`, execution
 duration timers, metric counts, log-level comparisons and absence triggers, most scoped
@@ -178,10 +178,12 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--rule-engine-events", type=int, default=300)
     p.add_argument("--process-only", type=int, metavar="N",
-                   help="only process N events with 1,000 monitors (for callgrind)")
+                   help="only process N events with --monitors monitors (for callgrind)")
+    p.add_argument("--monitors", type=int, default=1_000,
+                   help="the rule set's size for --process-only (default 1,000)")
     args = p.parse_args()
     if args.process_only is not None:
-        process_only(args.process_only)
+        process_only(args.process_only, args.monitors)
         return
     print(f"python {sys.version.split()[0]}; {args.events} events, median of {args.runs} runs, "
           f"CPU time; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
