@@ -55,7 +55,7 @@ class DeliveryRequest:
     destination: dict[str, Any]  # {kind, address, group}
     channel: dict[str, Any] | None
     group: dict[str, Any] | None  # {name, members: [{kind, value}]}
-    monitor: dict[str, Any]  # {name, severity, labels}
+    monitor: dict[str, Any]  # {name, severity, labels, runbook}
     message_template: str | None = None
     attempt: int = 1
     first_attempt_at: str | None = None
@@ -163,13 +163,16 @@ def build_requests(
     if alert_event.muted:
         return []
     document = alert_document(alert_event, public_url=public_url)
+    definition = _monitor_def(ruleset, alert_event.monitor)
+    runbook = definition.monitor.clause(A.RunbookClause) if definition is not None else None
     monitor = {
         "name": alert_event.monitor,
         "severity": alert_event.severity,
         "labels": dict(alert_event.labels),
+        "runbook": runbook.link.value if runbook is not None else None,
     }
     depth = _depth(alert_event.event)
-    extra = monitor_extra(_monitor_def(ruleset, alert_event.monitor))
+    extra = monitor_extra(definition)
     requests = []
     for dest in dict.fromkeys(alert_event.destinations):  # drop exact duplicates, keep order
         requests.append(DeliveryRequest(

@@ -119,6 +119,6 @@ def detail_rows(request: DeliveryRequest) -> list[tuple[str, str]]:
         ("Value", format_value(doc.get("value"), fmt)),
         ("Threshold", format_value(doc.get("threshold"), fmt)),
         ("Fired at", doc.get("fired_at")), ("Resolved at", doc.get("resolved_at")),
-        ("Link", doc.get("url")),
+        ("Link", doc.get("url")), ("Runbook", request.monitor.get("runbook")),
     ]
     return [(label, clean_text(str(value))) for label, value in rows if value not in (None, "")]

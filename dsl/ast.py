@@ -14,7 +14,7 @@ Shape of a file::
         ├── trigger: EventTrigger | ComparisonTrigger | AbsenceTrigger | MetricTrigger
         └── clauses: WhereClause OnClause ByClause NotifyClause EveryClause ForClause
                      KeepFiringClause EscalateClause UntilClause SeverityClause
-                     MessageClause LabelClause MuteClause DisabledClause
+                     MessageClause RunbookClause LabelClause MuteClause DisabledClause
 """
 
 from __future__ import annotations
@@ -373,6 +373,15 @@ class MessageClause:
 
 
 @dataclass(frozen=True, slots=True)
+class RunbookClause:
+    """`runbook "https://wiki.example.com/sync"`: where on-call engineers read what to do;
+    plain text (no template), `monitor.runbook` in templates."""
+
+    link: String
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class LabelClause:
     name: str
     value: String
@@ -392,7 +401,7 @@ class DisabledClause:
 
 Clause = Union[WhereClause, OnClause, ByClause, NotifyClause, EveryClause, ForClause,
                KeepFiringClause, EscalateClause, UntilClause, SeverityClause, MessageClause,
-               LabelClause, MuteClause, DisabledClause]
+               RunbookClause, LabelClause, MuteClause, DisabledClause]
 
 
 # ---------------------------------------------------------------------- declarations

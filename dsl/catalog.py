@@ -139,7 +139,7 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 EVENT = "event"
 TEMPLATE_VARIABLES = ("monitor", "alert", "event", "group", "secrets")
 TEMPLATE_FIELDS: dict[str, dict[str, str]] = {
-    "monitor": {"name": STRING, "severity": SEVERITY, "labels": OBJECT},
+    "monitor": {"name": STRING, "severity": SEVERITY, "labels": OBJECT, "runbook": STRING},
     "alert": {"id": STRING, "monitor": STRING, "severity": SEVERITY, "status": STRING,
               "kind": STRING, "key": OBJECT, "count": NUMBER, "value": NUMBER,
               "threshold": NUMBER, "fired_at": STRING, "resolved_at": STRING, "url": STRING,

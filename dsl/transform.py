@@ -284,6 +284,10 @@ class ToAst(Transformer):
         return A.MessageClause(text, meta)
 
     @node
+    def runbook_clause(self, meta, link):
+        return A.RunbookClause(link, meta)
+
+    @node
     def label_clause(self, meta, name, value):
         return A.LabelClause(name.value, value, meta)
 

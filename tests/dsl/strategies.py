@@ -210,6 +210,7 @@ def clauses() -> st.SearchStrategy:
         st.builds(A.UntilClause, paths(star=None), st.none() | expressions(max_leaves=4)),
         st.builds(A.SeverityClause, st.one_of(st.sampled_from(C.SEVERITIES), IDENT)),
         st.builds(A.MessageClause, strings()),
+        st.builds(A.RunbookClause, strings()),
         st.builds(A.LabelClause, IDENT, strings()),
         st.builds(A.MuteClause, strings()),
         st.just(A.DisabledClause()),
