@@ -16,7 +16,13 @@ is a chain of 1,000 to 64,000 terms (`and`, then `or`, then `+` inside a list), 
 CPU microseconds per term for parse, check and format at each size; a flat column is
 linear (the chains were quadratic: 2,000 terms 0.25 s, 4,000 1.17 s).
 
+`--machinery stock` (or `stock-tree`) measures the alternative of issue 10 on the same
+corpus: stock Lark LALR with its contextual lexer (`cache=True`) and the same `ToAst`
+callbacks inline (or a parse tree then `ToAst().transform`), the same checker after;
+docs/performance.md § Parser machinery has the figures and the decision.
+
     python bench/bench_dsl.py [--monitors N] [--runs R] [--sweep-only | --no-sweep]
+                              [--machinery custom|stock|stock-tree]
 """
 
 from __future__ import annotations
@@ -139,8 +145,51 @@ def generate(count: int, seed: int = 7) -> dict[str, str]:
     return sources
 
 
+def _custom_parse(text: str, name: str):
+    return dsl.parse(text, file=name)[0]
+
+
+def stock_parser(tree: bool):
+    """A parse function on stock Lark: LALR, contextual lexer, grammar cached on disk.
+
+    Lark's tokens are turned into the front end's (a post-lexer) so that `ToAst`'s
+    callbacks run unchanged: inline, or over a parse tree with `tree`. The inline
+    transformer is one shared instance (one file name, comments not kept): enough to
+    time it, not a front end."""
+    from importlib import resources
+
+    from lark import Lark
+
+    from dsl import ast as A
+    from dsl.lexer import make_token
+    from dsl.parser import gc_paused
+    from dsl.transform import ToAst
+
+    class Tokens:
+        always_accept = ()
+
+        def process(self, stream):
+            for t in stream:
+                yield make_token(t.type, t.value, t.line, t.column, t.end_line, t.end_column,
+                                 t.start_pos, t.end_pos)
+
+    grammar = resources.files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    lark = Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True, maybe_placeholders=False,
+                cache=True, postlex=Tokens(), transformer=None if tree else ToAst("stock.rules"))
+
+    def parse(text: str, name: str):
+        with gc_paused():
+            decls = ToAst(name).transform(lark.parse(text)) if tree else lark.parse(text)
+        return A.RuleFile(name, tuple(decls), ())
+
+    return parse
+
+
+parse_file = _custom_parse  # main() puts a stock_parser here for --machinery stock
+
+
 def _parse_all(sources: dict[str, str]) -> list:
-    return [dsl.parse(text, file=name)[0] for name, text in sources.items()]
+    return [parse_file(text, name) for name, text in sources.items()]
 
 
 def run_parse(sources):
@@ -210,7 +259,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sweep-only", action="store_true", help="only the size sweep")
     parser.add_argument("--no-sweep", action="store_true", help="only the throughput figures")
+    parser.add_argument("--machinery", choices=("custom", "stock", "stock-tree"), default="custom",
+                        help="the parser to time (see docs/performance.md § Parser machinery)")
     args = parser.parse_args()
+    if args.machinery != "custom":
+        global parse_file
+        parse_file = stock_parser(tree=args.machinery == "stock-tree")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     if args.sweep_only:
@@ -220,7 +274,7 @@ def main() -> None:
     lines = sum(t.count("\n") for t in sources.values())
     diagnostics = run_check(sources)  # also warms up the parser's caches
     errors = [d for d in diagnostics if d.is_error]
-    print(f"{args.monitors} monitors in {len(sources)} files, {lines} lines; "
+    print(f"{args.machinery}: {args.monitors} monitors in {len(sources)} files, {lines} lines; "
           f"check: {len(errors)} errors, {len(diagnostics) - len(errors)} other diagnostics")
     if errors:
         for d in errors[:5]:
