@@ -39,7 +39,7 @@ def create_app(config: Config | None = None, *, name: str | None = None, clock: 
     app: Sanic[Any, ServiceContext] = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}", dumps=json_out.dumps,
                                             ctx=ServiceContext(config, metrics, process))
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # 413 from Content-Length or while streaming
-    app.config.AUTO_EXTEND = False
+    app.config.AUTO_EXTEND = False  # sanic-ext, if installed, stays out: service/openapi.py makes the document
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.ACCESS_LOG = False
     app.config.MOTD = False  # `tocsin serve` prints its own summary

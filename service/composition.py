@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from service.clock import Clock
 from service.config import Config
@@ -48,6 +48,7 @@ class ServiceContext:
     runtime: ServiceProcess
     db: Database | None = None
     rules: RulesStore | None = None
+    openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by base URL
 
 
 async def open_embedded(config: Config) -> tuple[EmbeddedDatabase, str]:

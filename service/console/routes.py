@@ -19,6 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, raw, redirect
 
 from delivery.request import ALERT_PAGE
+from service.api_doc import HTML, Media, documented
 from service.problems import Problem
 
 bp = Blueprint("console")
@@ -73,23 +74,31 @@ def _file(files: dict[str, bytes], name: str, policy: str | None = None) -> HTTP
     return raw(body, content_type=CONTENT_TYPES[Path(name).suffix], headers=headers)
 
 
+PAGE = Media(HTML, {"type": "string"})
+ASSET = Media("text/javascript", {"type": "string", "description": "JavaScript, CSS or SVG by the name's suffix"})
+
+
 @bp.get("/")
+@documented("The console (HTML)", ok={200: PAGE}, public=True)
 async def console(request: Request) -> HTTPResponse:
     return _file(ASSETS, "index.html", CONSOLE_POLICY)
 
 
 @bp.get(f"{CONSOLE_ASSETS}<name:str>")
+@documented("A file of the console", ok={200: ASSET}, problems=(404,), public=True)
 async def asset(request: Request, name: str) -> HTTPResponse:
     return _file(ASSETS, name)
 
 
 @bp.get(f"{ALERT_PAGE}<alert_id:str>")
+@documented("The console's view of an alert (a redirect)", ok={302: None}, public=True)
 async def alert_page(request: Request, alert_id: str) -> HTTPResponse:
     """`alert.url`: the console's view of the alert (its JSON is `/v1/alerts/{id}`)."""
     return redirect(f"/#/alerts/{quote(alert_id, safe='')}")
 
 
 @bp.get("/docs")
+@documented("Swagger UI over /openapi.json", ok={200: PAGE}, problems=(503,), public=True)
 async def docs(request: Request) -> HTTPResponse:
     """Swagger UI over `/openapi.json`, every file served from here."""
     if not DOCS_FILES:
@@ -98,5 +107,6 @@ async def docs(request: Request) -> HTTPResponse:
 
 
 @bp.get(f"{DOCS_ASSETS}<name:str>")
+@documented("A file of Swagger UI", ok={200: ASSET}, problems=(404,), public=True)
 async def docs_asset(request: Request, name: str) -> HTTPResponse:
     return _file(DOCS_FILES, name)

@@ -18,12 +18,14 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from dsl.catalog import SEVERITIES
+from service.api_doc import JSON, Param, documented
+from service.api_models import DURATION, Alert, AlertCommandQueued, AlertContext, AlertDetail, AlertPage, ByComment
 from engine.times import parse_time, rfc3339
 from service.config import parse_duration
 from service.event_store import LOOKUP_CHUNK
 from service.problems import Problem
 from service.json_body import media_type, read_json
-from service.routes.paging import decode, encode, invalid_cursor, limit_of, page_after
+from service.routes.paging import PAGE, decode, encode, invalid_cursor, limit_of, page_after
 
 bp = Blueprint("alerts", url_prefix="/v1/alerts")
 
@@ -45,6 +47,10 @@ COMMAND_WAIT_SECONDS = 5.0
 # What a delivery shows of its ledger entry: state, attempts, next attempt, the claim;
 # not the request it carries (the worker's copy) nor the reconciler's `due_at`.
 LEDGER_FIELDS = {"request": 0, "due_at": 0}
+# Acknowledge and clear: an optional JSON body; the alert once the evaluator applied the
+# command, or 202 with the command queued after `COMMAND_WAIT_SECONDS`.
+COMMAND: dict[str, Any] = {"ok": {200: Alert, 202: AlertCommandQueued}, "body": {JSON: ByComment},
+                           "body_required": False, "problems": (400, 404, 409, 415, 422)}
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +104,13 @@ def _filters(request: Request) -> list[dict[str, Any]]:
 
 
 @bp.get("")
+@documented("Alerts, newest first", ok={200: AlertPage}, problems=(422,), query=(
+    Param("status", {"type": "string", "enum": list(STATUSES)}), Param("monitor", description="the monitor's name"),
+    Param("severity", {"type": "string", "enum": list(SEVERITIES)}),
+    Param("instance", description="the instance's id or name, in the key or the last event"),
+    Param("flow", description="the flow, in the key or the last event"),
+    Param("customer", description="the customer's external id or name, in the key or the last event"),
+    Param("acknowledged", {"type": "boolean"}), *PAGE))
 async def list_alerts(request: Request) -> HTTPResponse:
     """Newest first (by fired time, else pending time), cursor-paged."""
     conditions, limit = _filters(request), limit_of(request)
@@ -127,6 +140,7 @@ async def _alert(request: Request, alert_id: str) -> dict[str, Any]:
 
 
 @bp.get("/<alert_id:str>")
+@documented("An alert with its alert events and deliveries", ok={200: AlertDetail}, problems=(404,))
 async def get_alert(request: Request, alert_id: str) -> HTTPResponse:
     """The alert with its alert events (oldest first) and each one's deliveries."""
     db = request.app.ctx.db
@@ -180,6 +194,8 @@ def _window(request: Request, name: str) -> Any:
 
 
 @bp.get("/<alert_id:str>/context")
+@documented("Stored events around the alert's last trigger", ok={200: AlertContext}, problems=(404, 422),
+            query=(Param("before", DURATION, "default 5m"), Param("after", DURATION, "default 5m"), *PAGE))
 async def context(request: Request, alert_id: str) -> HTTPResponse:
     """Stored events of the alert's key from `before` to `after` its last trigger."""
     alert = await _alert(request, alert_id)
@@ -235,12 +251,14 @@ async def _command(request: Request, alert_id: str, action: str) -> HTTPResponse
 
 
 @bp.post("/<alert_id:str>/acknowledge")
+@documented("Acknowledge", **COMMAND)
 async def acknowledge(request: Request, alert_id: str) -> HTTPResponse:
     """Stops repeats and escalations; the alert stays firing."""
     return await _command(request, alert_id, "acknowledge")
 
 
 @bp.post("/<alert_id:str>/clear")
+@documented("Resolve by hand", **COMMAND)
 async def clear(request: Request, alert_id: str) -> HTTPResponse:
     """Resolves the alert by hand (a `resolved` notification goes out)."""
     return await _command(request, alert_id, "clear")

@@ -44,6 +44,8 @@ from engine.times import EARLIEST, LATEST, parse_rfc3339, rfc3339
 from engine.replay import ReplayLimits, ReplayTooLarge
 from service import json_out
 from service.json_body import media_type, parse_json
+from service.api_doc import JSON, documented
+from service.api_models import BacktestBody, BacktestResult
 from service.problems import Problem
 from service.rules_store import errors_of
 
@@ -188,6 +190,8 @@ def _load_files(files: dict[str, str]) -> tuple[RuleSet | None, list]:
 
 
 @bp.post("/backtest")
+@documented("Replay rules over the stored events of a time range, dry", ok={200: BacktestResult},
+            body={JSON: BacktestBody}, problems=(400, 415, 422))
 async def backtest(request: Request) -> HTTPResponse:
     req = parse_request(request)
     config = request.app.ctx.config

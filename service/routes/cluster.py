@@ -11,12 +11,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from service.api_doc import documented
+from service.api_models import Cluster
 from service.membership import read_view
 
 bp = Blueprint("cluster", url_prefix="/v1")
 
 
 @bp.get("/cluster")
+@documented("Evaluating replicas and the partitions each holds", ok={200: Cluster})
 async def cluster(request: Request) -> HTTPResponse:
     db, config = request.app.ctx.runtime.db, request.app.ctx.config
     view = await read_view(db.db["members"], db.checkpoints, config.lease_seconds, config.evaluator_partitions)

@@ -9,6 +9,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from service.api_doc import Media, documented
+from service.api_models import Accepted, EventBody
 from service.event_store import EventWriter
 from service.events_model import TooLarge, cloudevent_errors, from_cloudevent, validate_batch
 from service.json_body import media_type, parse_json
@@ -44,6 +46,10 @@ def writer_of(request: Request) -> EventWriter:
 
 
 @bp.post("/events")
+@documented("Store one event or a batch", ok={202: Accepted}, problems=(400, 415, 422), body={
+    JSON: EventBody,
+    CE: Media(CE, {"type": "object", "description": "one CloudEvent (structured mode, JSON)"}),
+    CE_BATCH: Media(CE_BATCH, {"type": "array", "items": {"type": "object"}, "description": "CloudEvents"})})
 async def post_events(request: Request) -> HTTPResponse:
     """Store one event or a batch (plain envelopes or CloudEvents); all or nothing."""
     metrics = request.app.ctx.metrics

@@ -21,7 +21,9 @@ from dsl import ast as A
 from dsl.formatter import format_trigger
 from engine.engine import signature
 from service import monitor_errors
-from service.routes.paging import page_of_list
+from service.api_doc import documented
+from service.api_models import MonitorPage
+from service.routes.paging import PAGE, page_of_list
 
 bp = Blueprint("monitors", url_prefix="/v1")
 
@@ -55,6 +57,7 @@ def summary(m: Any, open_alerts: dict[str, int], error: dict[str, Any] | None = 
 
 
 @bp.get("/monitors")
+@documented("Monitors", ok={200: MonitorPage}, query=PAGE, problems=(422,))
 async def list_monitors(request: Request) -> HTTPResponse:
     store = request.app.ctx.rules
     await store.refresh()

@@ -11,11 +11,17 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
+from service.api_doc import Media, documented
+from service.api_models import Health, Ready
 from service.metrics import CONTENT_TYPE
 from service.openapi import document
 from service.problems import problem
 
 bp = Blueprint("ops")
+OPENAPI_DOCUMENT = {"type": "object", "required": ["openapi", "info", "paths", "components"],
+                    "properties": {"openapi": {"const": "3.1.0"}, "info": {"type": "object"},
+                                   "paths": {"type": "object"}, "components": {"type": "object"}},
+                    "description": "OpenAPI 3.1"}
 
 READY_TIMEOUT_SECONDS = 1.0
 
@@ -63,12 +69,14 @@ def _readiness_checks(request: Request) -> dict[str, BoundedCheck]:
 
 
 @bp.get("/healthz")
+@documented("Process up", ok={200: Health}, public=True)
 async def healthz(request: Request) -> HTTPResponse:
     """The process is up (always open, even with API keys)."""
     return json_response({"status": "ok"})
 
 
 @bp.get("/readyz")
+@documented("Database and broker reachable", ok={200: Ready}, problems=(503,))
 async def readyz(request: Request) -> HTTPResponse:
     """Database and broker reachable within 1 s (checked concurrently); 503 otherwise."""
     named = _readiness_checks(request)
@@ -81,6 +89,7 @@ async def readyz(request: Request) -> HTTPResponse:
 
 
 @bp.get("/metrics")
+@documented("Prometheus metrics", ok={200: Media("text/plain", {"type": "string", "description": "the Prometheus text format"})})
 async def metrics(request: Request) -> HTTPResponse:
     m = request.app.ctx.metrics
     await m.refresh(request.app.ctx.db)
@@ -88,5 +97,6 @@ async def metrics(request: Request) -> HTTPResponse:
 
 
 @bp.get("/openapi.json")
+@documented("This document", ok={200: Media("application/json", OPENAPI_DOCUMENT)})
 async def openapi(request: Request) -> HTTPResponse:
-    return json_response(document(request.app.ctx.config.base_url))
+    return json_response(document(request.app, request.app.ctx.config.base_url))

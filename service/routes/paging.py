@@ -15,11 +15,15 @@ from typing import Any
 
 from sanic.request import Request
 
+from service.api_doc import Param
 from service.json_body import loads
 from service.problems import Problem, invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# The query parameters of every list, as the OpenAPI document states them.
+PAGE = (Param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+        Param("cursor", description="the previous page's next_cursor, unchanged"))
 
 
 def encode(value: Any) -> str:

@@ -14,6 +14,8 @@ from dsl.ast import Span
 from dsl.diagnostics import Diagnostic, error, sort_key
 from dsl.ruleset import RuleSet
 from engine import Engine
+from service.api_doc import JSON, TEXT, Media, Param, documented
+from service.api_models import RULE_NAME, LintResult, ReloadResult, RuleFiles, RulesChange, RulesState, ValidateResult
 from service.json_body import media_type, read_json
 from service.problems import Problem
 from service.rules_store import FILE_NAME, errors_of, monitor_rows, template_environment
@@ -21,6 +23,10 @@ from service.rules_store import FILE_NAME, errors_of, monitor_rows, template_env
 bp = Blueprint("rules", url_prefix="/v1/rules")
 
 DEFAULT_NAME = "input.rules"
+RULE_TEXT = Media(TEXT, {"type": "string", "description": "one rule file's text"})
+RULE_BODY = {JSON: RuleFiles, TEXT: RULE_TEXT}
+NAME_QUERY = (Param("name", RULE_NAME, "the file name of a text/plain body (default input.rules)"),)
+NAME_PATH = {"name": RULE_NAME}
 
 
 def body_files(request: Request) -> dict[str, str]:
@@ -54,6 +60,7 @@ def compile_check(ruleset: RuleSet) -> Diagnostic | None:
 
 
 @bp.post("/lint")
+@documented("Lint rule files", ok={200: LintResult}, body=RULE_BODY, query=NAME_QUERY, problems=(400, 415, 422))
 async def lint(request: Request) -> HTTPResponse:
     """Syntax and checks over the body's files together; pure."""
     files = body_files(request)
@@ -62,6 +69,8 @@ async def lint(request: Request) -> HTTPResponse:
 
 
 @bp.post("/validate")
+@documented("Validate against the active set", ok={200: ValidateResult}, body=RULE_BODY, query=NAME_QUERY,
+            problems=(400, 415, 422))
 async def validate(request: Request) -> HTTPResponse:
     """The active set with the body's files replacing namesakes, checked (with this
     service's secrets: one that is not set is W505) and compiled."""
@@ -80,11 +89,13 @@ async def validate(request: Request) -> HTTPResponse:
 
 
 @bp.get("")
+@documented("The active rule set", ok={200: RulesState})
 async def list_rules(request: Request) -> HTTPResponse:
     return json_response(await request.app.ctx.rules.describe())
 
 
 @bp.post("/reload")
+@documented("Re-read the rules directory", ok={200: ReloadResult}, problems=(409,))
 async def reload(request: Request) -> HTTPResponse:
     """Re-read the rules directory now; all or nothing."""
     store = request.app.ctx.rules
@@ -102,6 +113,7 @@ def _checked_name(name: str) -> str:
 
 
 @bp.get("/<name:str>")
+@documented("One rule file's text", ok={200: RULE_TEXT}, path=NAME_PATH, problems=(404,))
 async def get_file(request: Request, name: str) -> HTTPResponse:
     store = request.app.ctx.rules
     await store.refresh()
@@ -122,6 +134,8 @@ async def _change(request: Request, name: str, new_text: str | None) -> HTTPResp
 
 
 @bp.put("/<name:str>")
+@documented("Create or replace a rule file", ok={200: RulesChange}, body={TEXT: RULE_TEXT}, path=NAME_PATH,
+            problems=(400, 404, 422))
 async def put_file(request: Request, name: str) -> HTTPResponse:
     _checked_name(name)
     try:
@@ -132,6 +146,7 @@ async def put_file(request: Request, name: str) -> HTTPResponse:
 
 
 @bp.delete("/<name:str>")
+@documented("Delete a rule file", ok={200: RulesChange}, path=NAME_PATH, problems=(404, 422))
 async def delete_file(request: Request, name: str) -> HTTPResponse:
     store = request.app.ctx.rules
     await store.refresh()

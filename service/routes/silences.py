@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, empty
@@ -14,9 +14,11 @@ from sanic.response import json as json_response
 
 from engine.times import parse_rfc3339, rfc3339
 from service.config import parse_duration
+from service.api_doc import JSON, Param, documented
+from service.api_models import DURATION, Silence, SilencePage
 from service.problems import Problem
 from service.json_body import media_type, parse_json
-from service.routes.paging import limit_of, page_after
+from service.routes.paging import PAGE, limit_of, page_after
 
 bp = Blueprint("silences", url_prefix="/v1/silences")
 
@@ -24,10 +26,12 @@ MAX_SILENCE = timedelta(days=366)
 
 
 class SilenceIn(BaseModel):
+    """Exactly one of `duration` and `ends_at`; the silence ends within a year."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
-    matchers: dict[str, str]
+    matchers: dict[str, str] = Field(json_schema_extra={"minProperties": 1, "description": "monitor, flow, … = value"})
     ends_at: AwareDatetime | None = None
-    duration: str | None = None
+    duration: str | None = Field(default=None, json_schema_extra={"pattern": DURATION["pattern"], "examples": ["2h", "1h30m"]})
     comment: str | None = None
     by: str | None = None
 
@@ -68,6 +72,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("")
+@documented("Create a silence", ok={201: Silence}, body={JSON: SilenceIn}, problems=(400, 415, 422))
 async def create(request: Request) -> HTTPResponse:
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json")
@@ -95,6 +100,8 @@ async def create(request: Request) -> HTTPResponse:
 
 
 @bp.get("")
+@documented("Silences", ok={200: SilencePage}, problems=(422,),
+            query=(Param("all", {"type": "boolean"}, "also the silences that ended"), *PAGE))
 async def list_silences(request: Request) -> HTTPResponse:
     """Silences still in force, oldest first (`?all=true` includes expired ones)."""
     limit = limit_of(request)
@@ -106,6 +113,7 @@ async def list_silences(request: Request) -> HTTPResponse:
 
 
 @bp.delete("/<silence_id:str>")
+@documented("Delete a silence", ok={204: None}, problems=(404,))
 async def delete(request: Request, silence_id: str) -> HTTPResponse:
     result = await request.app.ctx.db.silences.delete_one({"_id": silence_id})
     if result.deleted_count == 0:

@@ -31,6 +31,8 @@ from engine.cli import fault_rows, limit_message, result_rows, shown_alert_event
 from engine.replay import ReplayLimits, ReplayResult, ReplayTooLarge, run
 from engine.times import EARLIEST, LATEST, parse_rfc3339
 from service import json_out
+from service.api_doc import JSON, documented
+from service.api_models import DryRunResult, DryRunRequest
 from service.delivery_bridge import delivery_settings
 from service.events_model import MAX_BATCH, TooLarge, validate_event
 from service.json_body import media_type, parse_json
@@ -135,6 +137,7 @@ def _run(ruleset: RuleSet, events: list[dict], until: datetime | None, limits: R
 
 
 @bp.post("/test")
+@documented("Dry-run rules over events", ok={200: DryRunResult}, body={JSON: DryRunRequest}, problems=(400, 415, 422))
 async def test_rules(request: Request) -> HTTPResponse:
     files, raw_events, until, render = _body(request)
     config = request.app.ctx.config
