@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import json
+import statistics
 import time
 
 import jsonschema_rs
@@ -151,7 +152,8 @@ async def test_a_hostile_preview_neither_blocks_the_api_nor_runs_unbounded(clien
     r = await dry
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
-    assert latencies and max(latencies) < 1.0, max(latencies)
+    assert len(latencies) >= 5, latencies  # the loop served requests while the preview rendered
+    assert within_a_second(latencies), latencies
     assert elapsed < PREVIEW_SECONDS + 5, elapsed  # the budget, plus a loaded machine's slack
     notifications = [n for row in r.json()["alert_events"] for n in row["notifications"]]
     assert len(notifications) == 24
@@ -210,7 +212,7 @@ async def test_a_big_replay_runs_off_the_event_loop(mongo_uri, tmp_path):
     assert r.status_code == 200, r.text
     assert r.json()["alert_events"] == [] and r.json()["monitor_errors"] == []
     assert len(latencies) >= 5, latencies  # the loop served requests while the replay ran
-    assert max(latencies) < 1.0, max(latencies)
+    assert within_a_second(latencies), latencies
 
 
 # ------------------------------------------------------------- same input, same verdict
@@ -265,6 +267,14 @@ async def test_what_the_api_refuses_the_command_refuses(client, tmp_path):
         assert r.status_code == 422 and [e["path"] for e in r.json()["errors"]] == [f"/events/1{path}"], event
         code, out, err = _cli(tmp_path, rules, [good, event])
         assert code == 2 and out == "" and f"c.jsonl:2: {path}: " in err, (event, err)
+
+
+def within_a_second(latencies: list[float]) -> bool:
+    """/healthz answered within a second as a rule (issue 9). The median, not the maximum:
+    on a loaded machine (another CPU-bound process beside `-n 2`) one answer in a few
+    dozen can wait a second for a core; an event loop that the work blocked makes them
+    all wait."""
+    return statistics.median(latencies) < 1.0
 
 
 async def healthz_latencies_while(client, dry: asyncio.Task) -> list[float]:
