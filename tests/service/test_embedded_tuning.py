@@ -10,10 +10,9 @@ unchanged.
 from __future__ import annotations
 
 import pytest
+import secantus.storage as secantus_storage
 
-secantus_storage = pytest.importorskip("secantus.storage")
-
-from service.embedded_tuning import REPAIRED_VERSION, repair  # noqa: E402
+from service.embedded_tuning import REPAIRED_VERSION, repair
 
 DB, COLL = "tocsin", "events"
 
