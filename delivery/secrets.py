@@ -9,7 +9,7 @@ replaces, with `[REDACTED]`, before an error or record leaves a worker:
   and URL-safe, alone or inside a longer base64 text such as `Basic base64(SID:TOKEN)`,
   whatever comes before it): the whole base64 word that holds it is replaced;
 - URL passwords (`scheme://user:password@`) and the credentials of an echoed
-  `Authorization: Basic|Bearer …` header.
+  `Authorization: Basic|Bearer|Token|GenieKey …` header.
 Pieces of a secret are not looked for here (any short string is a piece of something);
 template error messages, where a template could cut a secret into pieces, are kept free
 of them by `delivery.sandbox` (see its docstring).
@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus, unquote
 PREFIX = "TOCSIN_SECRET_"
 REDACTED = "[REDACTED]"
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@/\s]+@", re.I)
-_AUTHORIZATION = re.compile(r"(?P<head>authorization[\"']?\s*[:=]\s*[\"']?(?:basic|bearer|token)\s+)[^\s\"',;}]+", re.I)
+_AUTHORIZATION = re.compile(r"(?P<head>authorization[\"']?\s*[:=]\s*[\"']?(?:basic|bearer|token|geniekey)\s+)[^\s\"',;}]+", re.I)
 _BASE64_WORD = re.compile(r"[A-Za-z0-9+/_=-]+")
 DERIVED_MIN_LENGTH = 6  # shorter values are redacted as written only
 

@@ -77,6 +77,8 @@ def test_an_echoed_basic_authorization_header_is_redacted():
     out = _secrets().redact(f"HTTP 500: bad request; headers: {{'Authorization': 'Basic {basic}'}}")
     assert basic not in out and basic[:20] not in out
     assert Secrets({}).redact("authorization: Bearer abc.def.ghi") == f"authorization: Bearer {REDACTED}"
+    # Opsgenie's scheme, with a key written in plain text (not known as a secret's value)
+    assert Secrets({}).redact('{"Authorization": "GenieKey 0c1d-ef"}') == f'{{"Authorization": "GenieKey {REDACTED}"}}'
 
 
 def test_ordinary_text_is_left_alone():
