@@ -26,6 +26,7 @@ TEXT = "text/plain"
 HTML = "text/html"
 
 F = TypeVar("F", bound=Callable[..., Any])
+Schema = dict[str, Any]  # a JSON Schema (or an OpenAPI object) as JSON
 ATTRIBUTE = "__tocsin_operation__"
 
 
@@ -34,18 +35,18 @@ class Media:
     """A body that is not one pydantic model: its media type and JSON Schema."""
 
     media_type: str
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    schema: Schema = field(default_factory=lambda: {"type": "string"})
 
 
 @dataclass(frozen=True)
 class Param:
     name: str
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    schema: Schema = field(default_factory=lambda: {"type": "string"})
     description: str | None = None
     required: bool = False
 
 
-Shape = type[BaseModel] | Media | dict[str, Any]
+Shape = type[BaseModel] | Media | Schema
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ class Operation:
     body: dict[str, Shape] = field(default_factory=dict)
     problems: tuple[int, ...] = ()
     query: tuple[Param, ...] = ()
-    path: dict[str, dict[str, Any]] = field(default_factory=dict)  # schemas of path parameters
+    path: dict[str, Schema] = field(default_factory=dict)  # schemas of path parameters
     public: bool = False  # answered without an API key
     body_required: bool = True
 
 
 def documented(summary: str, *, ok: dict[int, Shape | None], body: dict[str, Shape] | None = None,
                problems: tuple[int, ...] = (), query: tuple[Param, ...] = (),
-               path: dict[str, dict[str, Any]] | None = None, public: bool = False,
+               path: dict[str, Schema] | None = None, public: bool = False,
                body_required: bool = True) -> Callable[[F], F]:
     """Attach the route's `Operation` to its handler."""
     operation = Operation(summary, ok, body or {}, problems, query, path or {}, public, body_required)

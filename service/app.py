@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any
 
 from sanic import Sanic
+from sanic.config import Config as SanicConfig
 from sanic.request import Request
 
 from service import auth, json_out, problems
@@ -27,16 +27,17 @@ from service.process import ServiceProcess
 from service.routes import alerts, backtest, cluster, events, monitors, ops, rules, silences, testing
 
 _serial = itertools.count(1)
+TocsinApp = Sanic[SanicConfig, ServiceContext]
 
 
-def create_app(config: Config | None = None, *, name: str | None = None, clock: Clock | None = None) -> Sanic[Any, ServiceContext]:
+def create_app(config: Config | None = None, *, name: str | None = None, clock: Clock | None = None) -> TocsinApp:
     """Build the app; database, rules, evaluator and delivery start with the server.
     `clock` is the evaluators' (the wall clock by default; tests pass a ManualClock)."""
     config = config or Config()
     metrics = Metrics()
     process = ServiceProcess(config, metrics, clock)
     # dumps: every JSON answer is strict JSON (inf/nan as null), whichever route makes it.
-    app: Sanic[Any, ServiceContext] = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}", dumps=json_out.dumps,
+    app: TocsinApp = Sanic(name or f"tocsin_{os.getpid()}_{next(_serial)}", dumps=json_out.dumps,
                                             ctx=ServiceContext(config, metrics, process))
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # 413 from Content-Length or while streaming
     app.config.AUTO_EXTEND = False  # sanic-ext, if installed, stays out: service/openapi.py makes the document
@@ -50,13 +51,13 @@ def create_app(config: Config | None = None, *, name: str | None = None, clock: 
         return auth.check(request, keys)
 
     @app.before_server_start
-    async def _start(app_: Sanic[Any, ServiceContext]) -> None:
+    async def _start(app_: TocsinApp) -> None:
         await process.start()
         app_.ctx.db = process.db
         app_.ctx.rules = process.rules
 
     @app.after_server_stop
-    async def _stop(app_: Sanic[Any, ServiceContext]) -> None:
+    async def _stop(app_: TocsinApp) -> None:
         await process.stop()
 
     problems.install(app)

@@ -31,7 +31,7 @@ from service.tables import key_text, short_time, table
 NAME = "tocsin backtest"
 
 
-def add_parser(sub: Any, remote: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], remote: argparse.ArgumentParser) -> None:
     """The subcommand's arguments; `remote` holds `--url`, `--key` and `--format`."""
     bt = sub.add_parser("backtest", parents=[remote],
                         help="replay a running service's stored events of a time range through rules, dry")

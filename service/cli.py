@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_remote_commands(sub: Any) -> None:
+def _add_remote_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`tocsin alerts …` and `tocsin silences …` (service/alerts_cli.py): a running service's."""
     from service.alerts_cli import ALERT_FILTERS, current_user, matcher
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from dsl.literals import DURATION_PATTERN
 from dsl.literals import parse_duration as duration_seconds
+from service.logs import parse_format, parse_level
 
 if TYPE_CHECKING:
     from engine.replay import ReplayLimits
@@ -169,16 +170,12 @@ class Config(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, v: str) -> str:
-        from service.logs import parse_level
-
         parse_level(v)
         return v.strip().lower()
 
     @field_validator("log_format")
     @classmethod
     def _log_format(cls, v: str) -> str:
-        from service.logs import parse_format
-
         return parse_format(v)
 
     @field_validator("api_keys")

@@ -22,12 +22,16 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
 from urllib.parse import urlsplit
 
+from dramatiq.broker import Broker
+from dramatiq.brokers.stub import StubBroker
+
+from delivery.actors import birth_claims, queued_here, setup, wake, wake_claimed
 from delivery.ledger import Claim
 from delivery.request import DeliveryRequest
 from delivery.settings import DeliverySettings, RetryPolicy
+from delivery.worker import WorkerHandle, make_broker, start_in_process
 from service.config import Config
 from service.db import Database
 from service.ledger_store import MongoLedger, due_entries, mark_woken
@@ -42,7 +46,7 @@ WAKER_BACKLOG = 100_000  # ids; beyond it wake-ups are dropped (the reconciler h
 class Waker:
     """Sends wake-ups from its own thread, in batches, never blocking the caller."""
 
-    def __init__(self, send: Callable[[list[str]], Any], send_claimed: Callable[[list[Claim]], Any]) -> None:
+    def __init__(self, send: Callable[[list[str]], object], send_claimed: Callable[[list[Claim]], object]) -> None:
         self.send = send
         self.send_claimed = send_claimed
         self._cond = threading.Condition()
@@ -126,8 +130,8 @@ class DeliveryBridge:
         self.db = db
         self.uri = uri
         self.settings = settings or delivery_settings(config)
-        self.broker: Any = None
-        self.worker: Any = None
+        self.broker: Broker | None = None
+        self.worker: WorkerHandle | None = None
         self.ledger: MongoLedger | None = None
         self.waker: Waker | None = None
         self._reconciler: asyncio.Task | None = None
@@ -138,9 +142,6 @@ class DeliveryBridge:
         self._reconciler = asyncio.create_task(self._reconcile_forever(), name="ledger-reconciler")
 
     def _setup(self) -> None:
-        from delivery import setup
-        from delivery.actors import wake, wake_claimed
-        from delivery.worker import make_broker, start_in_process
 
         self.ledger = MongoLedger(self.uri, self.config.mongodb_database)
         url = broker_url(self.config)
@@ -148,8 +149,6 @@ class DeliveryBridge:
             self.broker = make_broker(url)
             setup(self.broker, self.ledger, settings=self.settings, queue_name=self.settings.queue_name)
         else:
-            from dramatiq.brokers.stub import StubBroker
-
             self.broker = StubBroker()
             self.broker.emit_after("process_boot")
             self.worker = start_in_process(self.broker, self.ledger, threads=IN_PROCESS_THREADS,
@@ -175,8 +174,6 @@ class DeliveryBridge:
         """Claims to write new entries with when this process's workers send them."""
         if self.waker is None:
             return []
-        from delivery.actors import birth_claims
-
         return birth_claims(requests, now)
 
     def wake(self, ids: list[str], claims: Sequence[Claim] = ()) -> None:
@@ -214,8 +211,6 @@ class DeliveryBridge:
         late (one run of the storm bench collapsed that way)."""
         held: set[str] = set()
         if self.worker is not None:  # in-process workers
-            from delivery.actors import queued_here
-
             held |= queued_here()
         if self.ledger is not None:
             held |= self.ledger.unwritten()
@@ -250,7 +245,7 @@ class DeliveryBridge:
             return False
 
 
-def _ping(broker: Any) -> bool:
+def _ping(broker: Broker) -> bool:
     client = getattr(broker, "client", None)
     if client is not None:  # Redis
         return bool(client.ping())

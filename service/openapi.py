@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sanic import Sanic
 
-from service.api_doc import JSON, Media, Operation, Param, Shape, operation_of
+from service.api_doc import JSON, Media, Operation, Param, Schema, Shape, operation_of
 from service.api_models import Problem
 
+Refs = dict[tuple[type[BaseModel], str], Schema]  # (model, mode) -> its schema or `$ref`
 PROBLEM_JSON = "application/problem+json"
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(?::[^>]*)?>")
@@ -39,7 +39,7 @@ def _models(operations: list[Operation]) -> tuple[list[type[BaseModel]], list[ty
 
 
 def _schemas(inputs: list[type[BaseModel]], outputs: list[type[BaseModel]]
-             ) -> tuple[dict[tuple[type[BaseModel], str], dict[str, Any]], dict[str, Any]]:
+             ) -> tuple[Refs, Schema]:
     for model in (*inputs, *outputs):
         model.model_rebuild()  # complete models whose annotations named later classes
     keyed = [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs]
@@ -47,7 +47,7 @@ def _schemas(inputs: list[type[BaseModel]], outputs: list[type[BaseModel]]
     return refs, defs.get("$defs", {})
 
 
-def _schema_of(shape: Shape, mode: str, refs: dict[tuple[type[BaseModel], str], dict[str, Any]]) -> dict[str, Any]:
+def _schema_of(shape: Shape, mode: str, refs: Refs) -> Schema:
     if isinstance(shape, type):
         return refs[(shape, mode)]
     if isinstance(shape, Media):
@@ -55,30 +55,30 @@ def _schema_of(shape: Shape, mode: str, refs: dict[tuple[type[BaseModel], str], 
     return shape  # a JSON Schema written out (a batch of models)
 
 
-def _content(shape: Shape, mode: str, refs: dict) -> dict[str, Any]:
+def _content(shape: Shape, mode: str, refs: Refs) -> Schema:
     media = shape.media_type if isinstance(shape, Media) else JSON
     return {media: {"schema": _schema_of(shape, mode, refs)}}
 
 
-def _parameters(path: str, op: Operation) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = [
+def _parameters(path: str, op: Operation) -> list[Schema]:
+    params: list[Schema] = [
         {"name": name, "in": "path", "required": True, "schema": op.path.get(name, {"type": "string"})}
         for name in re.findall(r"{([^}]+)}", path)]
     params += [_query(p) for p in op.query]
     return params
 
 
-def _query(p: Param) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": p.name, "in": "query", "required": p.required, "schema": p.schema}
+def _query(p: Param) -> Schema:
+    out: Schema = {"name": p.name, "in": "query", "required": p.required, "schema": p.schema}
     if p.description:
         out["description"] = p.description
     return out
 
 
-def _operation(path: str, op: Operation, refs: dict) -> dict[str, Any]:
-    responses: dict[str, Any] = {}
+def _operation(path: str, op: Operation, refs: Refs) -> Schema:
+    responses: Schema = {}
     for status, shape in sorted(op.ok.items()):
-        answer: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+        answer: Schema = {"description": HTTPStatus(status).phrase}
         if shape is not None:
             answer["content"] = _content(shape, "serialization", refs)
         responses[str(status)] = answer
@@ -87,14 +87,14 @@ def _operation(path: str, op: Operation, refs: dict) -> dict[str, Any]:
     problem_schema = {PROBLEM_JSON: {"schema": refs[(Problem, "serialization")]}}
     for status in sorted(problems):
         responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": problem_schema}
-    out: dict[str, Any] = {"summary": op.summary, "responses": responses}
+    out: Schema = {"summary": op.summary, "responses": responses}
     if op.public:
         out["security"] = []
     params = _parameters(path, op)
     if params:
         out["parameters"] = params
     if op.body:
-        content: dict[str, Any] = {}
+        content: Schema = {}
         for media, shape in op.body.items():
             content[media] = {"schema": _schema_of(shape, "validation", refs)}
         out["requestBody"] = {"required": op.body_required, "content": content}
@@ -111,12 +111,12 @@ def openapi_path(sanic_path: str) -> str:
     return "/" + _PATH_PARAM.sub(lambda m: "{" + _public_name(m.group(1)) + "}", sanic_path)
 
 
-def build(app: Sanic, base_url: str) -> dict[str, Any]:
+def build(app: Sanic, base_url: str) -> Schema:
     """The document of `app`'s documented routes."""
     routes = [(openapi_path(r.path), sorted(r.methods), operation_of(r.handler)) for r in app.router.routes]
     declared = [(path, methods, op) for path, methods, op in routes if op is not None]
     refs, defs = _schemas(*_models([op for _, _, op in declared]))
-    paths: dict[str, dict[str, Any]] = {}
+    paths: dict[str, Schema] = {}
     for path, methods, op in sorted(declared, key=lambda r: r[0]):
         for method in methods:
             paths.setdefault(path, {})[method.lower()] = _operation(path, op, refs)
@@ -130,9 +130,9 @@ def build(app: Sanic, base_url: str) -> dict[str, Any]:
     }
 
 
-def document(app: Sanic, base_url: str) -> dict[str, Any]:
+def document(app: Sanic, base_url: str) -> Schema:
     """`build`, once per app and base URL (the routes do not change once it serves)."""
-    cache: dict[str, dict[str, Any]] = app.ctx.openapi_documents
+    cache: dict[str, Schema] = app.ctx.openapi_documents
     if base_url not in cache:
         cache[base_url] = build(app, base_url)
     return cache[base_url]

@@ -20,7 +20,8 @@ import dataclasses
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from dsl.ruleset import RuleSet
 
 SINGLE = "evaluator:all"
 
@@ -37,7 +38,7 @@ class Partition:
     def owns(self, monitor: str) -> bool:
         return self.count == 1 or zlib.crc32(monitor.encode("utf-8", "surrogatepass")) % self.count == self.index
 
-    def ruleset(self, ruleset: Any) -> Any:
+    def ruleset(self, ruleset: RuleSet) -> RuleSet:
         """The rule set restricted to this partition's monitors (the whole set when alone)."""
         if self.count == 1:
             return ruleset

@@ -25,6 +25,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 import dsl
 from delivery.secrets import Secrets
 from dsl.formatter import format_trigger
+from dsl.ruleset import RuleSet
 from dsl.template_environment import TemplateEnvironment
 from engine.times import rfc3339
 from service.db import Database
@@ -60,7 +61,7 @@ def errors_of(diagnostics: list) -> list:
     return [d for d in diagnostics if d.is_error]
 
 
-def monitor_rows(ruleset: Any) -> list[dict]:
+def monitor_rows(ruleset: RuleSet | None) -> list[dict]:
     """`[{name, trigger, file, line}]` for validate and the rules listing."""
     if ruleset is None:
         return []
@@ -76,7 +77,7 @@ class ActiveRules:
 
     version: int = 0
     files: dict[str, str] = field(default_factory=dict)
-    ruleset: Any = None
+    ruleset: RuleSet | None = None
     loaded_at: datetime | None = None
 
 
@@ -224,7 +225,5 @@ def _iso(t: datetime | None) -> str | None:
     return rfc3339(t) if t else None
 
 
-def _empty_ruleset() -> Any:
-    from dsl.ruleset import RuleSet
-
+def _empty_ruleset() -> RuleSet:
     return RuleSet()

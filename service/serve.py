@@ -6,10 +6,11 @@ broker and workers, rules from `./rules`, listening on 127.0.0.1:8080.
 
 from __future__ import annotations
 
+import argparse
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
+from dotenv import load_dotenv
 from sanic import Sanic
 
 from service.app import create_app
@@ -23,10 +24,8 @@ log = logging.getLogger("tocsin.service")
 WARNING = "WARNING: "  # a start-up line that is also logged as a warning
 
 
-def load_config(args: Any) -> Config:
-    """Environment and `.env` (also exported, so delivery settings see it), then flags."""
-    from dotenv import load_dotenv
-
+def load_config(args: argparse.Namespace) -> Config:
+    """Environment and `.env` (also exported, so the workers' `TOCSIN_SECRET_*` see it), then flags."""
     load_dotenv(".env", override=False)
     overrides = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
                  if v is not None}
@@ -91,7 +90,7 @@ def report_startup(app: Sanic) -> None:
             log.warning(line.removeprefix(WARNING).strip())
 
 
-def configured(args: Any, command: str) -> Config | None:
+def configured(args: argparse.Namespace, command: str) -> Config | None:
     """The configuration with logging set up from it, or None once the problem has been
     reported (`tocsin serve` and `tocsin worker` exit 2 then)."""
     try:
@@ -104,7 +103,7 @@ def configured(args: Any, command: str) -> Config | None:
     return config
 
 
-def serve_command(args: Any) -> int:
+def serve_command(args: argparse.Namespace) -> int:
     config = configured(args, "serve")
     if config is None:
         return 2

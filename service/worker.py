@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
 
+from delivery.worker import run_worker
+from service.delivery_bridge import broker_url, delivery_settings, describe_broker
+from service.ledger_store import MongoLedger
 from service.logs import complain, say
 from service.serve import configured
 
 
-def worker_command(args: Any) -> int:
+def worker_command(args: argparse.Namespace) -> int:
     config = configured(args, "worker")
     if config is None:
         return 2
-    from service.delivery_bridge import broker_url, delivery_settings, describe_broker
-
     url = broker_url(config)
     if not url or not config.mongodb_uri:
         complain("tocsin worker: set TOCSIN_BROKER_URL (or TOCSIN_REDIS_URL) and TOCSIN_MONGODB_URI "
                  "(the embedded `tocsin serve` runs its own workers)")
         return 2
-    from delivery.worker import run_worker
-    from service.ledger_store import MongoLedger
-
     ledger = MongoLedger.factory(config.mongodb_uri, config.mongodb_database)
     say([f"tocsin worker: {describe_broker(config)}, {args.processes} process(es) x {args.threads} thread(s)"])
     return run_worker(url, ledger, processes=args.processes, threads=args.threads,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sanic import Blueprint
@@ -22,6 +22,7 @@ from service.api_doc import JSON, Param, documented
 from service.api_models import DURATION, Alert, AlertCommandQueued, AlertContext, AlertDetail, AlertPage, ByComment
 from engine.times import parse_time, rfc3339
 from service.config import parse_duration
+from service.db import Database
 from service.event_store import LOOKUP_CHUNK
 from service.problems import Problem
 from service.json_body import media_type, read_json
@@ -158,7 +159,7 @@ async def get_alert(request: Request, alert_id: str) -> HTTPResponse:
     return json_response(alert)
 
 
-async def _ledger_entries(db: Any, events: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def _ledger_entries(db: Database, events: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
     """The ledger entries of these alert events, through the `_id` index (each alert event
     lists its entries; the ledger has no index on `alert_event_id`)."""
     ids = [i for e in events for i in e.get("delivery_ids") or ()]
@@ -185,7 +186,7 @@ def _key_filter(key: dict[str, Any]) -> list[dict[str, Any]]:
     return conds
 
 
-def _window(request: Request, name: str) -> Any:
+def _window(request: Request, name: str) -> timedelta:
     try:
         return parse_duration(request.args.get(name, "5m"))
     except ValueError as exc:

@@ -39,13 +39,15 @@ from sanic.response import HTTPResponse
 
 import dsl
 from dsl.ruleset import RuleSet
+from engine.cli import fault_rows, limit_message, result_rows, shown_alert_events
 from engine.model import AlertEvent
+from engine.replay import ReplayLimits, ReplayTooLarge, run
 from engine.times import EARLIEST, LATEST, parse_rfc3339, rfc3339
-from engine.replay import ReplayLimits, ReplayTooLarge
 from service import json_out
 from service.json_body import media_type, parse_json
 from service.api_doc import JSON, documented
 from service.api_models import BacktestBody, BacktestResult
+from service.db import Database
 from service.problems import Problem
 from service.rules_store import errors_of
 
@@ -129,7 +131,7 @@ async def _monitor_ruleset(request: Request, name: str) -> RuleSet:
     return dataclasses.replace(ruleset, monitors=(found,))
 
 
-async def read_events(db: Any, start: datetime, end: datetime, most: int) -> list[dict]:
+async def read_events(db: Database, start: datetime, end: datetime, most: int) -> list[dict]:
     """The stored events with `time` in [start, end], oldest first; 422 beyond `most`.
 
     Counted first, so a range too large is refused before anything is read; the read
@@ -156,8 +158,6 @@ def _too_many(count: int, most: int) -> Problem:
 
 def alert_event_rows(alert_events: list[AlertEvent]) -> list[dict[str, Any]]:
     """`POST /v1/test`'s rows (sorted, muted ones left out) with `alert_id`, `value`, `threshold`."""
-    from engine.cli import result_rows, shown_alert_events
-
     rows = result_rows(alert_events)
     for row, ae in zip(rows, shown_alert_events(alert_events), strict=True):
         row.update(alert_id=ae.alert_id, value=ae.value, threshold=ae.threshold)
@@ -167,9 +167,6 @@ def alert_event_rows(alert_events: list[AlertEvent]) -> list[dict[str, Any]]:
 def replay_answer(ruleset: RuleSet | None, diagnostics: list, events: list[dict], req: BacktestRequest,
                   limits: ReplayLimits) -> dict[str, Any]:
     """The answer's document; runs in a worker thread (the engine's part)."""
-    from engine.cli import fault_rows, limit_message
-    from engine.replay import run
-
     answer: dict[str, Any] = {"ok": False, "from": rfc3339(req.start), "to": rfc3339(req.end),
                               "events": len(events), "alert_events": [], "total": 0, "truncated": False,
                               "diagnostics": [d.to_dict() for d in diagnostics], "monitor_errors": []}

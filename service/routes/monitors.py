@@ -19,6 +19,7 @@ from sanic.response import json as json_response
 
 from dsl import ast as A
 from dsl.formatter import format_trigger
+from dsl.ruleset import MonitorDef
 from engine.engine import signature
 from service import monitor_errors
 from service.api_doc import documented
@@ -36,7 +37,7 @@ def _targets(monitor: A.Monitor) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def summary(m: Any, open_alerts: dict[str, int], error: dict[str, Any] | None = None) -> dict[str, Any]:
+def summary(m: MonitorDef, open_alerts: dict[str, int], error: dict[str, Any] | None = None) -> dict[str, Any]:
     """One monitor's row; `open_alerts` counts its alerts by status (`firing`, `pending`)."""
     severity = m.monitor.clause(A.SeverityClause)
     disabled = m.monitor.clause(A.DisabledClause) is not None

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from pymongo.asynchronous.collection import AsyncCollection
 from sanic.request import Request
 
 from service.api_doc import Param
@@ -84,7 +85,7 @@ def page_of_list(request: Request, items: list[Any]) -> dict[str, Any]:
     return {"items": chunk, "next_cursor": encode(start + limit) if more else None}
 
 
-async def page_after(request: Request, collection: Any, query: dict[str, Any], field: str,
+async def page_after(request: Request, collection: AsyncCollection, query: dict[str, Any], field: str,
                      kind: type, limit: int) -> tuple[list[dict], str | None]:
     """Keyset paging in ascending `field` order: the page and the cursor of the next one.
 
