@@ -24,6 +24,7 @@ UNKNOWN = "unknown"
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 SEVERITIES = ("info", "warning", "error", "critical")
+DEFAULT_SEVERITY = "error"  # a monitor without a `severity` clause
 
 # -------------------------------------------------------------------- event types
 

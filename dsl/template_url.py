@@ -19,8 +19,7 @@ from dsl.diagnostics import Diagnostic, warning
 from dsl.template_paths import PathUse, analyse
 from dsl.template_spans import text_span
 
-SENDER_DOLLARS = frozenset({"INSTANCE", "INSTANCE_ID", "EXECUTION_ID", "CUSTOMER", "CUSTOMER_EXTERNAL_ID",
-                            "FLOW", "STEP"})
+SENDER_DOLLARS = frozenset(C.PRISMATIC_EVENT_FIELDS.values())  # filled from the event
 HINT = "send the value in the payload or a header and keep the url fixed (or a `{{ secrets.NAME }}`)"
 
 

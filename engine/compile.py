@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dsl import ast as A
+from dsl.catalog import DEFAULT_SEVERITY
 from dsl.ruleset import MonitorDef, RuleSet
 from engine import exprs
 from engine.events import cacheable, default_key, default_key_values, key_field, scope_values
@@ -71,7 +72,7 @@ class CompiledMonitor:
     threshold: float | None = None
     expected_keys: tuple[dict, ...] = ()
     routes: Routes = field(default_factory=Routes)
-    severity: str = "error"
+    severity: str = DEFAULT_SEVERITY
     message: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     mute: str | None = None
@@ -140,7 +141,7 @@ def compile_monitor(mdef: MonitorDef, ruleset: RuleSet) -> CompiledMonitor:
         within_ms=_ms(trig.within) if isinstance(trig, A.AbsenceTrigger) else 0,
         duration_ms=duration_ms, metric=metric,
         threshold=threshold, expected_keys=expected, routes=routes_of(m, ruleset),
-        severity=sev.level if sev else "error", message=msg.text.value if msg else None,
+        severity=sev.level if sev else DEFAULT_SEVERITY, message=msg.text.value if msg else None,
         labels=tuple((c.name, c.value.value) for c in m.clauses_of(A.LabelClause)),
         mute=mute.schedule.value if mute else None,
         disabled=m.clause(A.DisabledClause) is not None, multi_scope=len(scopes) > 1,
