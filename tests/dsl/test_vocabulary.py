@@ -130,3 +130,11 @@ def test_the_hand_kept_terminal_lists_name_every_token_of_the_grammar():
     tokens = set(grammar.terminal_patterns()) - set(grammar.lark().ignore_tokens)
     assert set(NAMED_TERMINALS) == tokens
     assert set(_FRIENDLY) - {"$END"} == tokens
+
+
+def test_the_e208_row_of_the_diagnostics_lists_the_catalog_s_fields():
+    text = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    (row,) = [line for line in text.splitlines() if line.startswith("| E208 |")]
+    for variable, fields in C.TEMPLATE_FIELDS.items():
+        listed = re.search(rf"`{variable}` \(`([a-z_ ]+)`\)", row).group(1).split()
+        assert listed == list(fields), variable
