@@ -33,7 +33,7 @@ from delivery.ledger import Claim, Ledger, birth_claim
 from delivery.request import DeliveryRequest
 from delivery.outcome_log import log_outcome
 from delivery.pipeline import attempt
-from delivery.runtime import Runtime
+from delivery.runtime import WorkerResources
 from delivery.settings import DeliverySettings
 
 log = logging.getLogger("tocsin.delivery")
@@ -52,16 +52,16 @@ class Binding:
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     local: bool = False  # workers consume in this process: entries may be born claimed
     prepared: dict[str, Claim] = field(default_factory=dict, repr=False)
-    _runtime: Runtime | None = field(default=None, repr=False)
+    _runtime: WorkerResources | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def runtime(self) -> Runtime:
+    def runtime(self) -> WorkerResources:
         # Built on first use, i.e. inside the worker process after any fork.
         if self._runtime is None:
             with self._lock:
                 if self._runtime is None:
-                    self._runtime = Runtime(self.settings)
+                    self._runtime = WorkerResources(self.settings)
         return self._runtime
 
 
@@ -73,7 +73,7 @@ def setup(
     ledger: Ledger,
     *,
     settings: DeliverySettings | None = None,
-    runtime: Runtime | None = None,
+    runtime: WorkerResources | None = None,
     queue_name: str = QUEUE_NAME,
 ) -> dramatiq.Actor:
     """Bind the `deliver` actor to `broker` and `ledger`; returns the actor."""

@@ -23,12 +23,12 @@ from delivery.ledger import FAILED as FAILED_STATE
 from delivery.ledger import PENDING, SENT, Claim, Outcome
 from delivery.request import DeliveryRequest
 from delivery.retry import next_delay
-from delivery.runtime import Runtime, SendContext
+from delivery.runtime import SendContext, WorkerResources
 from delivery.settings import RetryPolicy
 from engine.model import rfc3339
 
 
-def send_once(request: DeliveryRequest, runtime: Runtime,
+def send_once(request: DeliveryRequest, runtime: WorkerResources,
               render_warnings: list[str] | None = None) -> Verdict:
     """Render and send through the request's channel, classified (no recording); the
     render warnings of this attempt are appended to `render_warnings`."""
@@ -42,7 +42,7 @@ def send_once(request: DeliveryRequest, runtime: Runtime,
     return Verdict(OK) if result is None else classify(result)
 
 
-def attempt(claim: Claim, runtime: Runtime, *, now: datetime | None = None) -> Outcome:
+def attempt(claim: Claim, runtime: WorkerResources, *, now: datetime | None = None) -> Outcome:
     """Send `claim.request` once and decide what the ledger records."""
     request = replace(claim.request, attempt=claim.attempt)
     started = now or datetime.now(timezone.utc)

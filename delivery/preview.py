@@ -51,7 +51,7 @@ from delivery.channels.email import EmailConfig, build_message
 from delivery.classify import classify
 from delivery.errors import NotConfigured, TemplateError
 from delivery.request import DeliveryRequest, build_requests
-from delivery.runtime import USER_AGENT, Runtime, SendContext
+from delivery.runtime import USER_AGENT, SendContext, WorkerResources
 from delivery.secrets import REDACTED, Secrets
 from delivery.settings import DeliverySettings
 from delivery.templates import Renderer
@@ -135,8 +135,8 @@ def _no_resolver(host: str, port: int) -> list[str]:
     raise AssertionError("a preview never resolves a host")  # unreachable: nothing connects
 
 
-class PreviewRuntime(Runtime):
-    """The worker's `Runtime` whose HTTP clients capture instead of connecting."""
+class PreviewResources(WorkerResources):
+    """The worker's `WorkerResources` whose HTTP clients capture instead of connecting."""
 
     def __init__(self, settings: DeliverySettings, secrets: PreviewSecrets, *,
                  deadline: float | None) -> None:
@@ -165,7 +165,7 @@ class Preview:
         self.secrets = PreviewSecrets(secrets)
         self.max_seconds = max_seconds
         deadline = time.monotonic() + max_seconds if max_seconds is not None else None
-        self.runtime = PreviewRuntime(settings, self.secrets, deadline=deadline)
+        self.runtime = PreviewResources(settings, self.secrets, deadline=deadline)
 
     def notifications(self, alert_event: AlertEvent) -> list[dict[str, Any]]:
         """One notification per destination of `alert_event` (none when it is muted)."""

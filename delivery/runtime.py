@@ -1,6 +1,6 @@
 """What a worker process holds for every delivery, and what one delivery sees.
 
-`Runtime` (one per process, built lazily after a fork): settings, secrets, the template
+`WorkerResources` (one per process, built lazily after a fork): settings, secrets, the template
 renderer and two pooled HTTP clients (`LiteClient`, httpx API) behind the SSRF guard: `rules_http` for URLs that
 come from rule files (webhook, Slack, PagerDuty; `TOCSIN_WEBHOOK_DENY_PRIVATE` applies)
 and `operator_http` for endpoints the operator configured (SMS; link-local and metadata
@@ -40,7 +40,7 @@ MAX_WARNING = 300  # characters of one render warning
 MAX_WARNINGS = 20  # render warnings kept per attempt
 
 
-class Runtime:
+class WorkerResources:
     """Per-process delivery resources; thread-safe."""
 
     def __init__(
@@ -96,7 +96,7 @@ class SendContext:
     """One delivery's view: its request, template context and the process runtime."""
 
     request: DeliveryRequest
-    runtime: Runtime
+    runtime: WorkerResources
     render_warnings: list[str] = field(default_factory=list)
     context: dict[str, Any] = field(init=False)
     message: str = field(init=False)

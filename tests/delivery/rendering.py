@@ -17,14 +17,14 @@ from delivery.channels.email import EmailConfig, build_message
 from delivery.ledger import Claim, Outcome
 from delivery.pipeline import attempt
 from delivery.request import DeliveryRequest
-from delivery.runtime import USER_AGENT, Runtime, SendContext
+from delivery.runtime import USER_AGENT, SendContext, WorkerResources
 from delivery.transport import LiteClient
 from tests.delivery.support import make_runtime
 
 
 @dataclass
 class Capture:
-    runtime: Runtime
+    runtime: WorkerResources
     sent: list[httpx.Request] = field(default_factory=list)
 
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any
 from delivery.ledger import MemoryLedger, Outcome
 from delivery.pipeline import attempt
 from delivery.request import DeliveryRequest, build_requests
-from delivery.runtime import Runtime
+from delivery.runtime import WorkerResources
 from delivery.secrets import Secrets
 from delivery.settings import DeliverySettings, RetryPolicy
 from dsl.channels.pagerduty import PagerDutyChannel
@@ -117,9 +117,9 @@ SECRETS = {"HOOK_KEY": "whsec_c2VjcmV0LWtleS1mb3ItdGVzdHM=", "PD_ROUTING_KEY": "
            "SMS_ACCOUNT_SID": "AC-sid-4242", "SMS_AUTH_TOKEN": "sms-token-secret-77"}
 
 
-def make_runtime(secrets: dict[str, str] | None = None, **settings: Any) -> Runtime:
+def make_runtime(secrets: dict[str, str] | None = None, **settings: Any) -> WorkerResources:
     settings.setdefault("retry", FAST_RETRY)
-    return Runtime(DeliverySettings(**settings), Secrets(SECRETS if secrets is None else secrets))
+    return WorkerResources(DeliverySettings(**settings), Secrets(SECRETS if secrets is None else secrets))
 
 
 def alert_event(*destinations: Destination, kind: str = "fired", **fields: Any) -> AlertEvent:
@@ -147,7 +147,7 @@ def one_request(channel: Any, kind: str = "fired", **fields: Any) -> DeliveryReq
     return request
 
 
-def attempt_once(request: DeliveryRequest, runtime: Runtime | None = None, *,
+def attempt_once(request: DeliveryRequest, runtime: WorkerResources | None = None, *,
                  ledger: MemoryLedger | None = None) -> Outcome:
     """Claim `request` in a memory ledger, send it once and record the outcome."""
     ledger = ledger if ledger is not None else MemoryLedger()

@@ -3,7 +3,7 @@ on 127.0.0.1 sees the path the rule author wrote, with the values in it as data.
 
 from __future__ import annotations
 
-from delivery.runtime import Runtime
+from delivery.runtime import WorkerResources
 from delivery.secrets import Secrets
 from delivery.settings import DeliverySettings
 from tests.delivery.support import (
@@ -75,7 +75,7 @@ def test_a_value_cannot_supply_a_port_or_path_after_the_host():
         asked.append((host, port))
         raise OSError("no such name")
 
-    runtime = Runtime(DeliverySettings(retry=FAST_RETRY), Secrets(SECRETS), resolve=resolve)
+    runtime = WorkerResources(DeliverySettings(retry=FAST_RETRY), Secrets(SECRETS), resolve=resolve)
     channel = WebhookChannel("ops", url="http://{{ event.data.host }}/hook")
     outcome = attempt_once(one_request(channel, event=hostile_event(host="127.0.0.1:9/x?")), runtime)
     assert outcome.state == "pending"  # a name that does not resolve is retried
