@@ -22,6 +22,17 @@ from lark.lexer import Lexer, LexerState, Token
 from dsl.limits import MAX_NESTING
 
 
+# Names come first: they are the most frequent tokens, and no other terminal can match
+# where a name starts (tests/dsl/test_vocabulary.py checks both orders read alike).
+_FIRST = ("DOTTED", "IDENT")
+
+
+def _order(term) -> tuple:
+    """Lark's own order (priority, then the longest), the names first."""
+    first = _FIRST.index(term.name) if term.name in _FIRST else len(_FIRST)
+    return first, -term.priority, -term.pattern.max_width, -len(term.pattern.value), term.name
+
+
 def master_pattern(terminals, ignore) -> tuple[re.Pattern, re.Pattern, dict[str, str], dict[str, str]]:
     """The grammar's terminals as one regex, with what the lexer needs to name a match.
 
@@ -34,7 +45,7 @@ def master_pattern(terminals, ignore) -> tuple[re.Pattern, re.Pattern, dict[str,
     keywords: dict[str, str] = {}
     punct: dict[str, str] = {}
     regexes = []
-    for term in sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name)):
+    for term in sorted(terminals, key=_order):
         name = "".join((term.name,))  # a plain str, not Lark's subclass
         if term.pattern.type == "str":
             value = "".join((term.pattern.value,))

@@ -14,6 +14,7 @@ import random
 from functools import lru_cache
 from pathlib import Path
 
+from dsl import grammar
 from dsl.limits import MAX_NESTING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,13 +27,15 @@ def corpus() -> tuple[str, ...]:
     return tuple(p.read_text(encoding="utf-8") for p in paths)
 
 
+# The grammar's words, clause keywords and punctuation (dsl.grammar), then literals,
+# near misses and odd text the grammar cannot list.
 TOKENS = (
-    "when ", "monitor ", '"x" ', '"""t""" ', "{ ", "} ", "[ ", "] ", "( ", ") ", ", ", ".", ".*", "%", "-",
-    "==", ">= ", "no ", "within ", "over ", "where ", "on flow ", "by ", "notify ", "group ", "via ",
-    "without resolved ", "every ", "for ", "keep firing for ", "escalate to ", "after ", "until ",
-    "severity ", "message ", "label ", "mute during ", "disabled ", "not ", "in ", "and ", "or ",
-    "contains ", "exists ", "matches ", "of ", "count(", "avg(", "execution.failed ", "log.level ",
-    "10s ", "1h30m ", "10% ", "-1 ", "3.5 ", "01:00-03:00 ", "true ", ": ", "\n", "# c\n", '"',
+    *(f"{words} " for words in grammar.clause_words().values()),
+    *(f"{word} " for word in sorted(grammar.keywords().values())),
+    *(f"{text} " for text in sorted(set(grammar.literal_terminals().values()) - set(grammar.keywords().values()))),
+    '"x" ', '"""t""" ', ".", ".*", "%", "==", ">= ", "on flow ", "group ", "count(", "avg(",
+    "execution.failed ", "log.level ",
+    "10s ", "1h30m ", "10% ", "-1 ", "3.5 ", "01:00-03:00 ", ": ", "\n", "# c\n", '"',
     "\\", '"\\q" ', '"\\u12" ', "10sec ", "é ", "webhook ", "url ", "payload ", "{{ secrets.X }} ",
     "whn ", "notfy ", "severty ", "1e999 ", "1e308 ", "3650d ", "3651d ", "0.5ms ", '"\\uD800" ',
     '"\\uDC00\\uD800" ', '"\\uD83D\\uDE00" ', "\ud800", "\x00", "\u2028", "\ufeff", "😀 ", "\t", "\r\n",
