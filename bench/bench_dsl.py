@@ -22,7 +22,7 @@ callbacks inline (or a parse tree then `ToAst().transform`), the same checker af
 docs/performance.md § Parser machinery has the figures and the decision.
 
     python bench/bench_dsl.py [--monitors N] [--runs R] [--sweep-only | --no-sweep]
-                              [--machinery custom|stock|stock-tree]
+                              [--machinery custom|stock|stock-tree] [--count baseline|parse-check]
 """
 
 from __future__ import annotations
@@ -261,10 +261,20 @@ def main() -> None:
     parser.add_argument("--no-sweep", action="store_true", help="only the throughput figures")
     parser.add_argument("--machinery", choices=("custom", "stock", "stock-tree"), default="custom",
                         help="the parser to time (see docs/performance.md § Parser machinery)")
+    parser.add_argument("--count", choices=("baseline", "parse-check"),
+                        help="for instruction counts (valgrind --tool=callgrind): start up, warm up "
+                             "on the shared file, then nothing (baseline) or one parse + check")
     args = parser.parse_args()
     if args.machinery != "custom":
         global parse_file
         parse_file = stock_parser(tree=args.machinery == "stock-tree")
+    if args.count:
+        sources = generate(args.monitors)
+        dsl.check([parse_file(SHARED, "shared.rules")])
+        if args.count == "parse-check":
+            errors = [d for d in run_check(sources) if d.is_error]
+            assert not errors, errors[:3]
+        return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     if args.sweep_only:
