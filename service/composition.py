@@ -33,8 +33,10 @@ from service.outbox import Outbox
 from service.partitions import partitions
 from service.rules_store import RulesStore
 
-if TYPE_CHECKING:  # the process imports this module
+if TYPE_CHECKING:  # the process and the routes import this module
+    from service.event_store import EventWriter
     from service.process import ServiceProcess
+    from service.routes.ops import BoundedCheck
 
 
 @dataclass
@@ -49,6 +51,9 @@ class ServiceContext:
     db: Database | None = None
     rules: RulesStore | None = None
     openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by base URL
+    # Made on first use by their routes: they belong to the running loop.
+    event_writer: EventWriter | None = None
+    readiness_checks: dict[str, BoundedCheck] | None = None
 
 
 async def open_embedded(config: Config) -> tuple[EmbeddedDatabase, str]:

@@ -39,7 +39,7 @@ def _items(body: object, kind: str) -> tuple[list, bool, list[dict]]:
 def writer_of(request: Request) -> EventWriter:
     """The app's group-commit writer, made on first use (it belongs to the running loop)."""
     ctx = request.app.ctx
-    writer = getattr(ctx, "event_writer", None)
+    writer = ctx.event_writer
     if writer is None or writer.db is not ctx.db:
         writer = ctx.event_writer = EventWriter(ctx.db)
     return writer

@@ -60,7 +60,7 @@ class BoundedCheck:
 def _readiness_checks(request: Request) -> dict[str, BoundedCheck]:
     """The app's checks, made on first use (their attempts belong to the running loop)."""
     ctx = request.app.ctx
-    checks = getattr(ctx, "readiness_checks", None)
+    checks = ctx.readiness_checks
     if checks is None:
         runtime = ctx.runtime
         checks = ctx.readiness_checks = {"database": BoundedCheck(lambda: runtime.db.ping()),
