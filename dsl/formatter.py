@@ -13,10 +13,9 @@ formatting is idempotent.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import typing
 from dataclasses import fields
+from decimal import Decimal
 
 from dsl import ast as A
 from dsl import catalog as C
