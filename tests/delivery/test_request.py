@@ -46,7 +46,8 @@ def test_document_and_monitor():
     assert doc["status"] == "resolved" and doc["kind"] == "resolved"
     assert doc["url"] == "https://tocsin.example/alerts/al-123"
     assert doc["resolved_at"] == "2026-11-22T07:30:00.125Z"
-    assert request.monitor == {"name": "Sync failures", "severity": "critical", "labels": {"team": "core"}}
+    assert request.monitor == {"name": "Sync failures", "severity": "critical", "labels": {"team": "core"},
+                               "runbook": None}
     assert request.message_template == "{{ monitor.name }}: {{ event.instance.name }} failed"
     assert request.alert_event_id == "ae-1-resolved" and request.attempt == 1
 
