@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pydantic import ValidationError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -214,24 +215,29 @@ async def context(request: Request, alert_id: str) -> HTTPResponse:
     })
 
 
-def _by_comment(request: Request) -> tuple[str | None, str | None]:
+_BY_COMMENT_MESSAGES = {"extra_forbidden": "unknown field", "model_type": "not an object",
+                        "string_type": "must be a string"}
+
+
+def _by_comment(request: Request) -> ByComment:
+    """The optional body of acknowledge and clear, validated by its API model."""
     if not request.body:
-        return None, None
+        return ByComment()
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json {\"by\", \"comment\"}")
     body = read_json(request)
-    if not isinstance(body, dict):
-        raise Problem(422, "expected an object", errors=[{"index": 0, "path": "", "message": "not an object"}])
-    errors = [{"index": 0, "path": f"/{k}", "message": "must be a string"}
-              for k in ("by", "comment") if body.get(k) is not None and not isinstance(body.get(k), str)]
-    errors += [{"index": 0, "path": f"/{k}", "message": "unknown field"} for k in body if k not in ("by", "comment")]
-    if errors:
-        raise Problem(422, "invalid request", errors=errors)
-    return body.get("by"), body.get("comment")
+    try:
+        return ByComment.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"index": 0, "path": "".join(f"/{p}" for p in e["loc"]),
+                   "message": _BY_COMMENT_MESSAGES.get(e["type"], e["msg"])}
+                  for e in exc.errors(include_url=False)]
+        raise Problem(422, "invalid request", errors=errors) from None
 
 
 async def _command(request: Request, alert_id: str, action: str) -> HTTPResponse:
-    by, comment = _by_comment(request)
+    given = _by_comment(request)
+    by, comment = given.by, given.comment
     alert = await _alert(request, alert_id)
     if alert.get("status") == "resolved":
         raise Problem(409, "the alert is already resolved")

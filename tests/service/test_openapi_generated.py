@@ -140,8 +140,12 @@ async def test_real_answers_validate_against_their_schemas(mongo_uri, tmp_path) 
         problem = await client.post(f"/v1/alerts/{alert_id}/clear", content=b"by=ana",
                                     headers={"content-type": "application/x-www-form-urlencoded"})
         assert problem.status_code == 415
-        unknown = await client.post(f"/v1/alerts/{alert_id}/acknowledge", json={"who": "ana"})
+        unknown = await client.post(f"/v1/alerts/{alert_id}/acknowledge", json={"who": "ana", "by": 3})
         assert unknown.status_code == 422
+        assert unknown.json()["errors"] == [{"index": 0, "path": "/by", "message": "must be a string"},
+                                            {"index": 0, "path": "/who", "message": "unknown field"}]
+        listed = await client.post(f"/v1/alerts/{alert_id}/clear", json=["ana"])
+        assert listed.status_code == 422 and listed.json()["errors"][0]["message"] == "not an object"
     for template, method, status, body in answers:
         _validator(document, template, method, status).validate(body)
     problem_schema = jsonschema_rs.Draft202012Validator({**document, "$ref": "#/components/schemas/Problem"})
