@@ -74,3 +74,28 @@ def test_the_bridge_takes_its_settings_from_the_config(monkeypatch: pytest.Monke
     monkeypatch.setenv("TOCSIN_RECONCILE_SECONDS", "3")
     bridge = DeliveryBridge(Config(_env_file=None), db=None, uri="mongodb://unused")  # type: ignore[arg-type]
     assert bridge.settings.reconcile_seconds == 3
+
+
+def test_tocsin_worker_hands_its_workers_the_configs_delivery_settings(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path) -> None:
+    from argparse import Namespace
+
+    from service import serve, worker
+
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    monkeypatch.setattr(serve, "configure_logging", lambda *args: None)  # this process's logging stays
+    for name, value in {"TOCSIN_BROKER_URL": "redis://127.0.0.1:6379/15", "TOCSIN_MONGODB_URI": "mongodb://127.0.0.1:1",
+                        "TOCSIN_DELIVERY_QUEUE": "q-worker", "TOCSIN_DELIVERY_PAGERDUTY_MAX_AGE": "90"}.items():
+        monkeypatch.setenv(name, value)
+    seen = {}
+
+    def run_worker(url, ledger, *, processes, threads, settings):
+        seen.update(url=url, processes=processes, threads=threads, settings=settings)
+        return 0
+
+    monkeypatch.setattr(worker, "run_worker", run_worker)
+    assert worker.worker_command(Namespace(processes=2, threads=3)) == 0
+    assert seen["url"] == "redis://127.0.0.1:6379/15" and (seen["processes"], seen["threads"]) == (2, 3)
+    settings = seen["settings"]
+    assert settings.queue_name == "q-worker" and settings.retry_for("pagerduty").max_age == 90
+    assert settings == delivery_settings(Config(_env_file=None))
