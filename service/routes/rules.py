@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from pydantic import ValidationError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, text
@@ -38,12 +39,13 @@ def body_files(request: Request) -> dict[str, str]:
             raise Problem(400, "rule text must be UTF-8") from exc
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json {\"files\": {...}} or text/plain")
-    body = read_json(request)
-    files = body.get("files") if isinstance(body, dict) else None
-    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-        raise Problem(422, "expected {\"files\": {\"name.rules\": \"text\", ...}}",
-                      errors=[{"index": 0, "path": "/files", "message": "an object of file name to text"}])
-    return files
+    try:
+        return RuleFiles.model_validate(read_json(request)).files
+    except ValidationError as exc:
+        errors = [{"index": 0, "path": "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in e["loc"]) or "/files",
+                   "message": "unknown field" if e["type"] == "extra_forbidden" else e["msg"]}
+                  for e in exc.errors(include_url=False)]
+        raise Problem(422, "expected {\"files\": {\"name.rules\": \"text\", ...}}", errors=errors) from None
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> list[dict]:

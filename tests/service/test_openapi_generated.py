@@ -144,6 +144,9 @@ async def test_real_answers_validate_against_their_schemas(mongo_uri, tmp_path) 
         assert unknown.status_code == 422
         assert unknown.json()["errors"] == [{"index": 0, "path": "/by", "message": "must be a string"},
                                             {"index": 0, "path": "/who", "message": "unknown field"}]
+        bad_files = await client.post("/v1/rules/lint", json={"files": {"a/b.rules": 1}, "extra": True})
+        assert bad_files.status_code == 422 and [e["path"] for e in bad_files.json()["errors"]] == [
+            "/files/a~1b.rules", "/extra"]
         listed = await client.post(f"/v1/alerts/{alert_id}/clear", json=["ana"])
         assert listed.status_code == 422 and listed.json()["errors"][0]["message"] == "not an object"
     for template, method, status, body in answers:
