@@ -15,7 +15,9 @@ reader takes an unbroken run of sequence numbers from here before it asks the da
 Nothing about order or durability changes: only documents whose insert the database
 acknowledged (with the write concern of the write that stored them) are added, a run
 stops at the first number this process did not store (another process's event, a hole),
-and there the reader reads the database as before. The documents are the ones inserted,
+and there the reader reads the database as before: at once when this process stored
+later numbers (a worker's `notification.*` event between two of ours), else at its next
+wake-up, as it would after a database read that found nothing more. The documents are the ones inserted,
 shared by every evaluator of the process, and read-only by convention, as the engine
 treats events. At most `capacity` documents are kept, the oldest dropped first.
 """
@@ -33,10 +35,13 @@ class RecentEvents:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self._docs: dict[int, dict] = {}
+        self.newest = 0  # the highest number this process stored (kept when evicted)
 
     def add(self, docs: Iterable[dict]) -> None:
         for doc in docs:
             self._docs[doc["seq"]] = doc
+            if doc["seq"] > self.newest:
+                self.newest = doc["seq"]
         while len(self._docs) > self.capacity:
             del self._docs[next(iter(self._docs))]  # insertion order: the oldest first
 

@@ -94,7 +94,12 @@ class SeqReader:
         start = self.after + 1
         recent = self.db.recent.run(start, limit)  # what this process just stored, unread
         if recent:
-            return recent
+            end = recent[-1]["seq"]
+            if len(recent) == limit or self.db.recent.newest <= end:
+                return recent
+            # Someone else holds the next number and this process stored later ones: read
+            # on from the database now, or those would wait for the next wake-up.
+            return recent + await self._window(end + 1, limit - len(recent))
         docs = await self._window(start, limit)
         if docs:
             return docs
