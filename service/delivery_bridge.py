@@ -143,7 +143,7 @@ class DeliveryBridge:
 
     def _setup(self) -> None:
 
-        self.ledger = MongoLedger(self.uri, self.config.mongodb_database)
+        self.ledger = MongoLedger(self.uri, self.config.mongodb_database, recent=self.db.recent)
         url = broker_url(self.config)
         if url:
             self.broker = make_broker(url)

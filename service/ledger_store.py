@@ -44,6 +44,7 @@ from delivery.request import DeliveryRequest
 from service.db import CLIENT_TIMEOUTS, Database, without_journal
 from engine.times import parse_time
 from service.event_store import DUPLICATE_KEY, filler
+from service.recent_events import RecentEvents
 
 log = logging.getLogger("tocsin.ledger")
 
@@ -200,8 +201,11 @@ class GroupCommit(Generic[T]):
 class MongoLedger:
     """`delivery.ledger.Ledger` on MongoDB, for worker threads (one per process)."""
 
-    def __init__(self, uri: str, database: str) -> None:
+    def __init__(self, uri: str, database: str, *, recent: RecentEvents | None = None) -> None:
         self.client: MongoClient = MongoClient(uri, tz_aware=True, **CLIENT_TIMEOUTS)
+        # The `notification.*` events it stores, for the evaluators of the same process
+        # (`tocsin serve` with its own workers): they sit between the events it ingests.
+        self.recent = recent
         # Claims and outcomes need no fsync of their own, even when the URI asks every
         # write for one (`journal=true`): one lost in a crash means an entry is sent again
         # with the same idempotency key, never lost (delivery/ledger.py).
@@ -286,14 +290,15 @@ class MongoLedger:
         now = datetime.now(timezone.utc)
         sent = [o.event for o in outcomes if o.state == SENT and o.event is not None]
         if sent:
-            store_events_sync(self.db, sent, now, lookup=self.commit.retrying)
+            store_events_sync(self.db, sent, now, lookup=self.commit.retrying, recent=self.recent)
         ops = [UpdateOne(outcome_filter(o), outcome_update(o, now)) for o in outcomes]
         result = self.db.deliveries.bulk_write(ops, ordered=False)
         failed = [o for o in outcomes if o.state != SENT and o.event is not None]
         if failed and result.matched_count < len(ops):  # a stale claimant's outcome did not count
             failed = self._counted(failed)
         if failed:
-            store_events_sync(self.db, [o.event for o in failed], now, lookup=self.commit.retrying)
+            store_events_sync(self.db, [o.event for o in failed], now, lookup=self.commit.retrying,
+                              recent=self.recent)
 
     def _counted(self, outcomes: list[Outcome]) -> list[Outcome]:
         """The outcomes whose update took effect (its attempt is the entry's, in its state),
@@ -313,10 +318,12 @@ class MongoLedger:
         self.client.close()
 
 
-def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, lookup: bool = True) -> None:
+def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, lookup: bool = True,
+                      recent: RecentEvents | None = None) -> None:
     """Store service-emitted events like ingested ones (deterministic ids: each once).
     With `lookup`, known ids are looked up first, so a repeat takes no sequence number;
-    without, a repeat's number is taken by a filler document."""
+    without, a repeat's number is taken by a filler document. What was stored is left in
+    `recent` too, for this process's evaluators (service/recent_events.py)."""
     unique = list({e["id"]: e for e in events}.values())
     ids = [e["id"] for e in unique] if lookup else []
     seen: set[str] = set()
@@ -342,8 +349,17 @@ def store_events_sync(db: Any, events: list[dict[str, Any]], now: datetime, *, l
         errors = exc.details.get("writeErrors", [])
         if any(err.get("code") != DUPLICATE_KEY for err in errors):
             raise
+        refused = {err["index"] for err in errors}
+        if recent is not None:
+            recent.add(d for i, d in enumerate(docs) if i not in refused)
+        fillers = [filler(docs[i]["seq"], now) for i in sorted(refused)]
         with contextlib.suppress(BulkWriteError):  # their numbers are filled (service/event_store.py)
-            db.events.insert_many([filler(docs[err["index"]]["seq"], now) for err in errors], ordered=False)
+            db.events.insert_many(fillers, ordered=False)
+            if recent is not None:
+                recent.add(fillers)
+    else:
+        if recent is not None:
+            recent.add(docs)
 
 
 __all__ = ["insert_entries", "due_entries", "mark_woken", "oldest_pending_age", "GroupCommit",

@@ -15,7 +15,6 @@ entry whose wake-up is lost is woken by the reconciler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -88,10 +87,11 @@ class Outbox:
                      changed: Sequence[Alert] = ()) -> None:
         """Write one round's output and wake its new deliveries.
 
-        The changed alerts, the alert events and their ledger entries are written
-        concurrently (three collections, one write each); the new entries are woken as
-        soon as they are stored, without waiting for the other two writes (about a third
-        of the event -> notification latency on the embedded database). The `alert.*`
+        The ledger entries are written first and woken as soon as they are stored; then
+        the changed alerts and the alert events, concurrently (one write per collection).
+        Written with the other two at once, the entries waited for the database to finish
+        all three: 3.2 ms instead of 1.6 from reading an event to waking its delivery, on
+        the embedded database, which runs one command at a time. The `alert.*`
         events of the alert events not stored before are written in the background
         (one write in flight, so their sequence numbers commit in order); `flush()`
         waits for them, and the evaluator calls it before every checkpoint."""
@@ -99,18 +99,11 @@ class Outbox:
         unique = list({ae.id: ae for ae in alert_events}.values())
         requests = [r for ae in unique for r in build_requests(ae, ruleset, public_url=self.public_url)]
         claims = self.delivery.birth_claims(requests, now)
-        entries = asyncio.ensure_future(insert_entries(self.db, requests, now, claims=claims,
-                                                       wake_grace=self.delivery.settings.wake_grace_seconds))
-        others = asyncio.gather(self.save_alerts(list(changed)), self._insert_alert_events(unique, requests, now))
-        try:
-            new_ids = await entries
-        except BaseException:
-            others.cancel()
-            with contextlib.suppress(BaseException):
-                await others
-            raise
+        new_ids = await insert_entries(self.db, requests, now, claims=claims,
+                                       wake_grace=self.delivery.settings.wake_grace_seconds)
         self.delivery.wake(new_ids, claims)
-        _, rejected = await others
+        _, rejected = await asyncio.gather(self.save_alerts(list(changed)),
+                                           self._insert_alert_events(unique, requests, now))
         fresh = [ae for ae in unique if ae.id not in rejected]
         for ae in fresh:
             self.metrics.alert_events.labels(ae.kind).inc()

@@ -9,7 +9,9 @@ of what it reads in one process was written by that same process a moment before
 events of `POST /v1/events` and the `alert.*` events of its own rounds. Reading them back
 cost the embedded database a range read and a BSON encode and decode per document (the
 largest share of the evaluator's reads in a storm) and each event a round trip on its
-way to a notification. The writers now leave each acknowledged document here too, and a
+way to a notification. The writers (the event writer, the outbox's `alert.*` events and
+the worker threads' `notification.*` events, service/ledger_store.py) now leave each
+acknowledged document here too, and a
 reader takes an unbroken run of sequence numbers from here before it asks the database.
 
 Nothing about order or durability changes: only documents whose insert the database
@@ -24,6 +26,7 @@ treats events. At most `capacity` documents are kept, the oldest dropped first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 CAPACITY = 4096
@@ -36,24 +39,28 @@ class RecentEvents:
         self.capacity = capacity
         self._docs: dict[int, dict] = {}
         self.newest = 0  # the highest number this process stored (kept when evicted)
+        self._lock = threading.Lock()  # the ledger's worker threads add too
 
     def add(self, docs: Iterable[dict]) -> None:
-        for doc in docs:
-            self._docs[doc["seq"]] = doc
-            if doc["seq"] > self.newest:
-                self.newest = doc["seq"]
-        while len(self._docs) > self.capacity:
-            del self._docs[next(iter(self._docs))]  # insertion order: the oldest first
+        docs = list(docs)
+        with self._lock:
+            for doc in docs:
+                self._docs[doc["seq"]] = doc
+                if doc["seq"] > self.newest:
+                    self.newest = doc["seq"]
+            while len(self._docs) > self.capacity:
+                del self._docs[next(iter(self._docs))]  # insertion order: the oldest first
 
     def run(self, start: int, limit: int) -> list[dict]:
         """The documents numbered `start`, `start + 1`, … up to the first one not here."""
         out: list[dict] = []
         get = self._docs.get
-        while len(out) < limit:
-            doc = get(start + len(out))
-            if doc is None:
-                break
-            out.append(doc)
+        with self._lock:
+            while len(out) < limit:
+                doc = get(start + len(out))
+                if doc is None:
+                    break
+                out.append(doc)
         return out
 
     def __len__(self) -> int:

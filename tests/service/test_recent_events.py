@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 
@@ -98,3 +99,25 @@ async def test_an_unsynced_view_shares_what_was_stored(db):
     synced = Database(db.client, db.db, synced_by_default=True)
     assert synced.unsynced() is not synced and synced.unsynced().recent is synced.recent
 
+
+
+def test_the_worker_threads_notification_events_are_left_for_the_evaluators(mongo_uri):
+    """`tocsin serve`'s own workers store `notification.*` events with a client of their
+    own (service/ledger_store.py); they go into the same `recent` as the ingested ones,
+    and a repeat's number into it as a filler."""
+    from pymongo import MongoClient
+
+    from service.ledger_store import store_events_sync
+
+    client = MongoClient(mongo_uri, tz_aware=True)
+    try:
+        sync_db = client[f"recent_{uuid.uuid4().hex[:10]}"]
+        recent = RecentEvents()
+        now = datetime.now(timezone.utc)
+        store_events_sync(sync_db, [ev(1), ev(2)], now, lookup=False, recent=recent)
+        store_events_sync(sync_db, [ev(2), ev(3)], now, lookup=False, recent=recent)  # ev-2 again
+        run = recent.run(1, 10)
+        assert [d["_id"] for d in run] == ["ev-1", "ev-2", "\x00seq:3", "ev-3"]
+        assert [d["seq"] for d in run] == [1, 2, 3, 4] and recent.newest == 4
+    finally:
+        client.close()
