@@ -48,9 +48,10 @@ CPU does not compete with the client threads' GIL; `tocsin serve`
 `--mode`:
 - `embedded` (default): what `make run` runs: embedded SecantusDB, in-process broker and
   workers.
-- `redis`: a SecantusDB server process (`secantusd-py --standalone`, the embedded
-  settings: `retryWrites=false&journal=true`, every write the service acknowledges waits
-  for the journal's fsync), `redis-server --save '' --appendonly no`,
+- `redis`: a SecantusDB server process started as the embedded one is
+  (service.embedded: standalone, `journal=true` so every write the service acknowledges
+  waits for the journal's fsync, the index-catalogue repair, credentials the bench
+  knows), `redis-server --save '' --appendonly no`,
   and `--workers` `tocsin worker --processes 1 --threads 16` processes.
 - `rabbitmq`: as `redis`, with `TOCSIN_BROKER_URL=amqp://guest:guest@127.0.0.1:5672/` and
   a unique `TOCSIN_DELIVERY_QUEUE` instead of Redis (deleted afterwards when pika is
@@ -324,15 +325,15 @@ def base_env() -> dict[str, str]:
 
 
 def start_secantus(work: Path) -> tuple[subprocess.Popen, str]:
-    binary = Path(sys.executable).parent / "secantusd-py"
-    cmd = [str(binary)] if binary.exists() else [sys.executable, "-m", "secantus"]
-    port = free_port()
-    # cwd = the temp dir: secantusd-py would pick up a ./secantusd.toml.
-    proc = spawn(cmd + ["--storage-path", str(work / "db"), "--port", str(port), "--host", "127.0.0.1",
-                        "--standalone", "--log-level", "ERROR"],
-                 cwd=work, env=None, log=work / "secantus.log")
-    wait_port(port, {"SecantusDB": proc}, 60, "SecantusDB")
-    return proc, f"mongodb://127.0.0.1:{port}/?retryWrites=false&journal=true"
+    """The database of `--mode redis|rabbitmq` in a process of its own: SecantusDB started
+    as `tocsin serve` starts its embedded one (service.embedded: durable, standalone, the
+    same repair, credentials), so the two modes differ only in broker and workers."""
+    from service.embedded import EmbeddedDatabase
+
+    database = EmbeddedDatabase(str(work / "db"))
+    uri = database.start()
+    assert database.process is not None
+    return database.process, uri
 
 
 def start_redis(work: Path) -> tuple[subprocess.Popen, str]:
@@ -798,8 +799,8 @@ def one_run(args: argparse.Namespace, index: int) -> dict[str, Any]:
                 "per_alert": {k: (v - counts_before.get(k, 0)) / opened for k, v in counts.items()}}
             if ops_before and ops_after:
                 out["documents_storm"]["commands_per_alert"] = per_alert_ops(ops_before, ops_after, opened)
-        out["log_problems"] = {name: log_problems(Path(getattr(p, "log_path")))
-                               for name, p in procs.items() if name != "receiver"}
+        out["log_problems"] = {name: log_problems(Path(p.log_path)) for name, p in procs.items()
+                               if name != "receiver" and getattr(p, "log_path", None)}  # the database logs to stderr
         out["ok"] = True
         return out
     except Exception as exc:  # a failed run is reported, and the next one still runs

@@ -87,6 +87,11 @@ class EmbeddedDatabase:
         self.uri = ""
 
     @property
+    def process(self) -> subprocess.Popen | None:
+        """The database's process while it runs."""
+        return self._proc
+
+    @property
     def pid_file(self) -> str | None:
         return None if self.data_dir == ":memory:" else os.path.abspath(self.data_dir) + ".pid"
 

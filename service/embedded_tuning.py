@@ -1,4 +1,12 @@
-"""One repair to SecantusDB 0.7.0b3, applied only in the embedded database's own process.
+"""Two repairs to SecantusDB 0.7.0b3, applied only in the embedded database's own process.
+
+1. The index catalogue, read once per write chunk instead of per document (below).
+2. The profiler's settings, kept in memory: SecantusDB reads a database's profiling
+   level from its WiredTiger table under the storage's global lock before answering
+   *every* command (`_maybe_record_profile` -> `Storage.get_profile`), 14 % of the
+   database process's samples when separate workers claim entries one command at a
+   time. Only `Storage.set_profile` writes that table, so the settings are kept per
+   database after the first read and forgotten when `set_profile` changes them.
 
 SecantusDB decodes a collection's whole index catalogue (a WiredTiger cursor walk and a
 BSON decode per index) to answer `Storage._index_options_map`, and its write paths ask
@@ -69,6 +77,31 @@ def _with_cache(method: Callable[..., Any]) -> Callable[..., Any]:
     return chunk
 
 
+def _remembered_profile(original: Callable[..., dict]) -> Callable[..., dict]:
+    @functools.wraps(original)
+    def get_profile(self: Any, db: str) -> dict[str, Any]:
+        known = self.__dict__.setdefault("_tocsin_profiles", {})
+        found = known.get(db)
+        if found is None:
+            found = known[db] = original(self, db)
+        return dict(found)
+
+    return get_profile
+
+
+def _forgetting_profile(original: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(original)
+    def set_profile(self: Any, db: str, **settings: Any) -> None:
+        known = self.__dict__.setdefault("_tocsin_profiles", {})
+        known.pop(db, None)
+        try:
+            original(self, db, **settings)
+        finally:
+            known.pop(db, None)  # a read that raced the write is not kept
+
+    return set_profile
+
+
 def repair(storage_class: Any = None, *, version: str | None = None) -> bool:
     """Apply the repair to SecantusDB's `Storage` (idempotent); True when applied."""
     if storage_class is None or version is None:
@@ -85,11 +118,13 @@ def repair(storage_class: Any = None, *, version: str | None = None) -> bool:
     current = storage_class._index_options_map
     if getattr(current, "tocsin_repaired", False):
         return True
-    missing = [name for name in CHUNK_METHODS if not hasattr(storage_class, name)]
+    missing = [name for name in (*CHUNK_METHODS, "get_profile", "set_profile") if not hasattr(storage_class, name)]
     if missing:  # not the code this was written against: leave it alone
         log.warning("SecantusDB %s lacks %s: running as shipped", version, ", ".join(missing))
         return False
     storage_class._index_options_map = _cached_options_map(current)
     for name in CHUNK_METHODS:
         setattr(storage_class, name, _with_cache(getattr(storage_class, name)))
+    storage_class.get_profile = _remembered_profile(storage_class.get_profile)
+    storage_class.set_profile = _forgetting_profile(storage_class.set_profile)
     return True

@@ -1,4 +1,5 @@
-"""The repair to SecantusDB's write paths (service/embedded_tuning.py).
+"""The repairs to SecantusDB (service/embedded_tuning.py): its write paths and the
+profiler settings it reads before every command.
 
 On a subclass of SecantusDB's `Storage`, so the rest of the suite keeps the database as
 shipped: the catalogue is read once per write chunk instead of per document, and what a
@@ -99,3 +100,30 @@ def test_the_repair_is_applied_once():
     wrapped = Twice._insert_chunk
     assert repair(Twice, version=REPAIRED_VERSION)
     assert Twice._insert_chunk is wrapped
+
+
+
+def test_profile_settings_are_read_once_and_a_change_is_seen_at_once(tmp_path):
+    class TableReads(secantus_storage.Storage):
+        reads = 0
+
+        def get_profile(self, db):
+            TableReads.reads += 1
+            return super().get_profile(db)
+
+    class Repaired(TableReads):
+        pass
+
+    assert repair(Repaired, version=REPAIRED_VERSION)
+    storage = Repaired(str(tmp_path / "p"))
+    try:
+        assert [storage.get_profile("tocsin")["level"] for _ in range(3)] == [0, 0, 0]
+        assert TableReads.reads == 1
+        storage.set_profile("tocsin", level=2, slowms=5)
+        assert storage.get_profile("tocsin") == {"level": 2, "slowms": 5, "sampleRate": 1.0}
+        assert storage.get_profile("other")["level"] == 0
+        storage.set_profile("tocsin", level=0)
+        assert storage.get_profile("tocsin")["level"] == 0
+        assert TableReads.reads == 4  # after each change, and for another database
+    finally:
+        storage.close()
