@@ -38,12 +38,18 @@ def test_timer_fires_once_after_kill_and_restart(mongo_uri, tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         assert receiver.count == 0
-        with tocsin_serve(tmp_path, env):
-            assert receiver.wait_for(1, timeout=20)
-            time.sleep(1.0)
-        assert receiver.count == 1
         client = MongoClient(mongo_uri)
         try:
+            with tocsin_serve(tmp_path, env):
+                assert receiver.wait_for(1, timeout=20)
+                # Settled: every ledger entry has its final state, so nothing is left to send.
+                deliveries = client[database].deliveries
+                deadline = time.monotonic() + 20
+                while deliveries.count_documents({"state": {"$in": ["pending", "sending"]}}) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert deliveries.count_documents({}) == deliveries.count_documents({"state": "sent"}) == 1
+            assert receiver.count == 1
             assert client[database].alert_events.count_documents({}) == 1
         finally:
             client.close()
