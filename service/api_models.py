@@ -1,26 +1,37 @@
-"""The API's request and answer shapes as pydantic models (api.md), for the OpenAPI document.
+"""The API's request and answer shapes as pydantic models (api.md), for the routes and the
+OpenAPI document.
 
+A request model is its route's validator: the route validates the body with it and
+answers a `ValidationError` with `validation_problem` (422, `errors[]`), so what the
+document states is what the route enforces. Answer models state what a route answers,
+and `tests/service/test_openapi_generated.py` checks real answers against them.
 The ingestion model (`service.events_model.Event`) and the silence request
-(`service.routes.silences.SilenceIn`) are the routes' own validators; the others state
-what a route takes or answers, and `tests/service/test_openapi_generated.py` checks real
-answers against them. `service/openapi.py` turns them into JSON Schema; each route names
-its models with `service.api_doc.documented`.
+(`service.routes.silences.SilenceIn`) live beside their routes. `service/openapi.py`
+turns the models into JSON Schema; each route names its models with
+`service.api_doc.documented`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, ValidationError,
+                      ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from delivery.channels import registered_kinds
 from dsl.catalog import SEVERITIES
 from dsl.literals import DURATION_PATTERN
-from service.events_model import Event
+from engine.times import EARLIEST, LATEST
+from service import problems
+from service.events_model import MAX_BATCH, Event, Rfc3339
 from service.rules_store import FILE_NAME
 
 _Closed = ConfigDict(extra="forbid")
 _Open = ConfigDict(extra="allow")  # an answer may gain fields; clients ignore unknown ones
+# A request: no unknown field, and no coercion (`"yes"` is not true, `1.0` not a limit).
+_Request = ConfigDict(extra="forbid", strict=True)
 
 # Schemas of query and path values: the language's durations, the rules store's file names.
 DURATION = {"type": "string", "pattern": f"^{DURATION_PATTERN}$", "examples": ["5m", "1h30m"]}
@@ -81,12 +92,32 @@ class ByComment(BaseModel):
     comment: str | None = None
 
 
+def _in_range(t: datetime) -> datetime:
+    if not EARLIEST <= t < LATEST:  # aware comparisons: no UTC conversion to overflow
+        raise PydanticCustomError("time_range", "an RFC 3339 time between 1970 and 9000")
+    return t.astimezone(timezone.utc)
+
+
+# A time in a request: RFC 3339 text with an offset (as an event's `time`), 1970 to 9000, as UTC.
+RequestTime = Annotated[Rfc3339, AfterValidator(_in_range)]
+
+
+def _as_sent(value: object, _validate: ValidatorFunctionWrapHandler) -> object:
+    return value
+
+
+# A dry run's event: documented as `Event`, kept here as sent. The route validates each one
+# as `POST /v1/events` does (`validate_event`: the storage checks, then `Event`), later and
+# off the event loop, with its errors at `/events/<i>/…`; the body's shape comes first.
+EventAsSent = Annotated[Event, WrapValidator(_as_sent)]
+
+
 class DryRunRequest(BaseModel):
-    model_config = _Closed
-    files: dict[str, str]
-    events: list[Event] = Field(max_length=1000, description="events as `POST /v1/events` takes them")
-    until: AwareDatetime | None = Field(default=None, description="RFC 3339; default: the last event + the "
-                                                                 "longest window or interval")
+    model_config = _Request
+    files: dict[str, str] = Field(description="file name -> rule text")
+    events: list[EventAsSent] = Field(max_length=MAX_BATCH, description="events as `POST /v1/events` takes them")
+    until: RequestTime | None = Field(default=None, description="RFC 3339; default: the last event + the "
+                                                                "longest window or interval")
     render: bool = Field(default=False, description="also list each alert event's notifications as they "
                                                     "would be sent")
 
@@ -94,12 +125,38 @@ class DryRunRequest(BaseModel):
 class BacktestBody(BaseModel):
     """Exactly one of `files` (rules loaded as a set) and `monitor` (of the active set)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    files: dict[str, str] | None = None
-    monitor: str | None = Field(default=None, min_length=1)
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
-    limit: int = Field(default=1000, ge=1, le=10_000)
+    model_config = _Request
+    files: dict[str, str] | None = Field(default=None, description="file name -> rule text")
+    monitor: str | None = Field(default=None, min_length=1, description="a monitor of the active rule set")
+    from_: RequestTime = Field(alias="from")
+    to: RequestTime
+    limit: int = Field(default=1000, ge=1, le=10_000, description="the most alert events listed")
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, to: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("from_")  # absent when `from` itself was refused
+        if start is not None and to < start:
+            raise PydanticCustomError("time_order", "not before `from`")
+        return to
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BacktestBody:
+        if (self.files is None) == (self.monitor is None):
+            raise PydanticCustomError("one_source", "exactly one of `files` and `monitor`")
+        return self
+
+
+_MESSAGES = {"extra_forbidden": "unknown field", "model_type": "not an object", "missing": "required"}
+
+
+def validation_problem(exc: ValidationError, detail: str) -> problems.Problem:
+    """A request model's refusal as the 422 every route answers (api.md): `errors[]` of
+    `{index: 0, path, message}`, `path` a JSON Pointer into the body (`""` for the whole)."""
+    errors = [{"index": 0, "path": "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in e["loc"]),
+               "message": _MESSAGES.get(e["type"], e["msg"])}
+              for e in exc.errors(include_url=False)]
+    return problems.Problem(422, detail, errors=errors)
 
 
 # Answers.

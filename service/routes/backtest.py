@@ -3,8 +3,9 @@
     {"monitor": "Sync failed", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
     {"files": {"t.rules": "monitor …"}, "from": …, "to": …, "limit": 100}
 
-The stages: the body's shape → the rule set (one monitor of the active set with the
-active channels and groups, or the given files loaded as a set, as `POST /v1/test`) →
+The stages: the body's shape (validated by `BacktestBody`, the model the OpenAPI
+document shows) → the rule set (one monitor of the active set with the active channels
+and groups, or the given files loaded as a set, as `POST /v1/test`) →
 the bound (`count_documents` over the range, 422 naming `TOCSIN_BACKTEST_MAX_EVENTS`
 beyond it) → the events read on the loop in chunks, oldest first (`time`, then `seq`;
 fillers have no `time` and are never read, the service's own `source: "tocsin"` events
@@ -19,8 +20,8 @@ is ticked through `to`, so the rows equal `POST /v1/test` given the same events 
 share it: the timeline's bar) and the alert event's `value` and `threshold`: what "the
 series values at each transition" are here (the engine keeps no other series).
 
-The answer holds at most `limit` rows (default 1,000, at most `MAX_LIMIT`), earliest
-first; `total` counts them all and `truncated` says some were left out. A later page
+The answer holds at most `limit` rows (default 1,000, at most 10,000: `BacktestBody`),
+earliest first; `total` counts them all and `truncated` says some were left out. A later page
 cannot be asked for with a cursor, since it would need the replay again: narrow the
 range instead (the replay limits already bound `total`).
 """
@@ -32,6 +33,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from pymongo import ASCENDING
 from sanic import Blueprint
 from sanic.request import Request
@@ -42,19 +44,17 @@ from dsl.ruleset import RuleSet
 from engine.cli import fault_rows, limit_message, result_rows, shown_alert_events
 from engine.model import AlertEvent
 from engine.replay import ReplayLimits, ReplayTooLarge, run
-from engine.times import EARLIEST, LATEST, parse_rfc3339, rfc3339
+from engine.times import rfc3339
 from service import json_out
-from service.json_body import media_type, parse_json
+from service.json_body import media_type, read_json
 from service.api_doc import JSON, documented
-from service.api_models import BacktestBody, BacktestResult
+from service.api_models import BacktestBody, BacktestResult, validation_problem
 from service.db import Database
 from service.problems import Problem
 from service.rules_store import errors_of
 
 bp = Blueprint("backtest", url_prefix="/v1")
 
-FIELDS = ("files", "monitor", "from", "to", "limit")
-DEFAULT_LIMIT, MAX_LIMIT = 1_000, 10_000
 READ_CHUNK = 1_000  # events per round trip while reading the range
 MAX_EVENTS_SETTING = "TOCSIN_BACKTEST_MAX_EVENTS"
 # The events the service stores itself (`alert.*`, `monitor.error`: service/outbox.py,
@@ -63,60 +63,18 @@ MAX_EVENTS_SETTING = "TOCSIN_BACKTEST_MAX_EVENTS"
 EMITTED_SOURCE = "tocsin"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BacktestRequest:
-    """The body, checked: exactly one of `files` and `monitor`."""
-
-    files: dict[str, str] | None
-    monitor: str | None
-    start: datetime
-    end: datetime
-    limit: int
-
-
 def _error(path: str, message: str) -> dict[str, Any]:
     return {"index": 0, "path": path, "message": message}
 
 
-def _time(body: dict, name: str, errors: list[dict]) -> datetime | None:
-    value = body.get(name)
-    try:
-        t = parse_rfc3339(value) if isinstance(value, str) else None
-    except (ValueError, OverflowError):
-        t = None
-    if t is None or not EARLIEST <= t < LATEST:
-        errors.append(_error(f"/{name}", "an RFC 3339 time between 1970 and 9000"))
-        return None
-    return t
-
-
-def parse_request(request: Request) -> BacktestRequest:
-    """The body as a `BacktestRequest`, or a 415 / 400 / 422 problem."""
+def parse_request(request: Request) -> BacktestBody:
+    """The body as its API model, or a 415 / 400 / 422 problem."""
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json")
-    body, bad = parse_json(request)
-    if bad:
-        raise Problem(400, "the body is not JSON")
-    if not isinstance(body, dict):
-        raise Problem(422, "expected an object", errors=[_error("", "not an object")])
-    errors = [_error(f"/{k}", "unknown field") for k in body if k not in FIELDS]
-    files, monitor = body.get("files"), body.get("monitor")
-    if (files is None) == (monitor is None):
-        errors.append(_error("", "exactly one of `files` and `monitor`"))
-    if files is not None and not (isinstance(files, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
-        errors.append(_error("/files", "an object of file name to rule text"))
-    if monitor is not None and not (isinstance(monitor, str) and monitor):
-        errors.append(_error("/monitor", "a monitor's name"))
-    start, end = _time(body, "from", errors), _time(body, "to", errors)
-    if start is not None and end is not None and start > end:
-        errors.append(_error("/to", "not before `from`"))
-    limit = body.get("limit", DEFAULT_LIMIT)
-    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
-        errors.append(_error("/limit", f"an integer from 1 to {MAX_LIMIT}"))
-    if errors:
-        raise Problem(422, "invalid backtest request", errors=errors)
-    return BacktestRequest(files, monitor, start, end, limit)  # type: ignore[arg-type]
+    try:
+        return BacktestBody.model_validate(read_json(request))
+    except ValidationError as exc:
+        raise validation_problem(exc, "invalid backtest request") from None
 
 
 async def _monitor_ruleset(request: Request, name: str) -> RuleSet:
@@ -164,16 +122,16 @@ def alert_event_rows(alert_events: list[AlertEvent]) -> list[dict[str, Any]]:
     return rows
 
 
-def replay_answer(ruleset: RuleSet | None, diagnostics: list, events: list[dict], req: BacktestRequest,
+def replay_answer(ruleset: RuleSet | None, diagnostics: list, events: list[dict], req: BacktestBody,
                   limits: ReplayLimits) -> dict[str, Any]:
     """The answer's document; runs in a worker thread (the engine's part)."""
-    answer: dict[str, Any] = {"ok": False, "from": rfc3339(req.start), "to": rfc3339(req.end),
+    answer: dict[str, Any] = {"ok": False, "from": rfc3339(req.from_), "to": rfc3339(req.to),
                               "events": len(events), "alert_events": [], "total": 0, "truncated": False,
                               "diagnostics": [d.to_dict() for d in diagnostics], "monitor_errors": []}
     if ruleset is None or errors_of(diagnostics):
         return answer
     try:
-        result = run(ruleset, events, until=req.end, limits=limits)
+        result = run(ruleset, events, until=req.to, limits=limits)
     except ReplayTooLarge as exc:
         raise Problem(422, limit_message(exc, "`to`"), errors=[_error("/to", str(exc))]) from None
     rows = alert_event_rows(result.alert_events)
@@ -198,7 +156,7 @@ async def backtest(request: Request) -> HTTPResponse:
         ruleset, diagnostics = await asyncio.to_thread(_load_files, req.files or {})
     events: list[dict] = []
     if ruleset is not None and not errors_of(diagnostics):
-        events = await read_events(request.app.ctx.db, req.start, req.end, config.backtest_max_events)
+        events = await read_events(request.app.ctx.db, req.from_, req.to, config.backtest_max_events)
     answer = await asyncio.to_thread(replay_answer, ruleset, diagnostics, events, req, config.test_limits)
     body = await asyncio.to_thread(json_out.dumps, answer)
     return HTTPResponse(body, content_type="application/json")

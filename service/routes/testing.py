@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from pydantic import ValidationError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -29,13 +30,12 @@ from delivery.preview import Preview, preview_factory
 from dsl.ruleset import RuleSet
 from engine.cli import fault_rows, limit_message, result_rows, shown_alert_events
 from engine.replay import ReplayLimits, ReplayResult, ReplayTooLarge, run
-from engine.times import EARLIEST, LATEST, parse_rfc3339
 from service import json_out
 from service.api_doc import JSON, documented
-from service.api_models import DryRunResult, DryRunRequest
+from service.api_models import DryRunRequest, DryRunResult, validation_problem
 from service.delivery_bridge import delivery_settings
-from service.events_model import MAX_BATCH, TooLarge, validate_event
-from service.json_body import media_type, parse_json
+from service.events_model import TooLarge, validate_event
+from service.json_body import media_type, read_json
 from service.problems import Problem
 from service.rules_store import errors_of
 
@@ -43,45 +43,24 @@ bp = Blueprint("testing", url_prefix="/v1")
 
 MAX_RENDERED_ALERT_EVENTS = 100
 PREVIEW_SECONDS = 5.0  # over all templates of one request; each template also has its own cap
-FIELDS = ("files", "events", "until", "render")
 
 
 class TooManyToRender(Exception):
     """More alert events than a preview renders (answered 422)."""
 
 
-def _body(request: Request) -> tuple[dict[str, str], list[Any], datetime | None, bool]:
+def _body(request: Request) -> DryRunRequest:
+    """The body as its API model: 415, 400 (not JSON), 413 (more events than a request
+    holds) or 422 otherwise. The events themselves are checked later, in `_events`."""
     if media_type(request) != "application/json":
         raise Problem(415, "send application/json")
-    body, bad = parse_json(request)
-    if bad:
-        raise Problem(400, "the body is not JSON")
-    errors = []
-    if not isinstance(body, dict):
-        raise Problem(422, "expected an object", errors=[{"index": 0, "path": "", "message": "not an object"}])
-    files, events, until = body.get("files"), body.get("events"), body.get("until")
-    render = body.get("render", False)
-    if not isinstance(render, bool):
-        errors.append({"index": 0, "path": "/render", "message": "true or false"})
-    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-        errors.append({"index": 0, "path": "/files", "message": "an object of file name to rule text"})
-    if not isinstance(events, list):
-        errors.append({"index": 0, "path": "/events", "message": "an array of events"})
-    elif len(events) > MAX_BATCH:
-        raise Problem(413, f"at most {MAX_BATCH} events")
-    until_time = None
-    if until is not None:
-        try:
-            until_time = parse_rfc3339(until) if isinstance(until, str) else None
-        except (ValueError, OverflowError):
-            pass
-        if until_time is None or not EARLIEST <= until_time < LATEST:
-            errors.append({"index": 0, "path": "/until", "message": "an RFC 3339 time between 1970 and 9000"})
-    extra = [k for k in body if k not in FIELDS]
-    errors += [{"index": 0, "path": f"/{k}", "message": "unknown field"} for k in extra]
-    if errors:
-        raise Problem(422, "invalid test request", errors=errors)
-    return files, events, until_time, render
+    try:
+        return DryRunRequest.model_validate(read_json(request))
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            if e["type"] == "too_long" and e["loc"] == ("events",):  # as `POST /v1/events` answers a batch
+                raise Problem(413, f"at most {e['ctx']['max_length']} events") from None
+        raise validation_problem(exc, "invalid test request") from None
 
 
 def _answer(files: dict[str, str], raw_events: list[Any], until: datetime | None,
@@ -139,9 +118,9 @@ def _run(ruleset: RuleSet, events: list[dict], until: datetime | None, limits: R
 @bp.post("/test")
 @documented("Dry-run rules over events", ok={200: DryRunResult}, body={JSON: DryRunRequest}, problems=(400, 415, 422))
 async def test_rules(request: Request) -> HTTPResponse:
-    files, raw_events, until, render = _body(request)
+    given = _body(request)
     config = request.app.ctx.config
     preview = preview_factory(public_url=config.base_url, settings=delivery_settings(config),
-                              max_seconds=PREVIEW_SECONDS) if render else None
-    body = await asyncio.to_thread(_answer, files, raw_events, until, config.test_limits, preview)
+                              max_seconds=PREVIEW_SECONDS) if given.render else None
+    body = await asyncio.to_thread(_answer, given.files, given.events, given.until, config.test_limits, preview)
     return HTTPResponse(body, content_type="application/json")

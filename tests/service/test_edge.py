@@ -65,13 +65,12 @@ async def test_events_nested_just_below_the_parsers_limit_are_4xx(client, app):
 
 
 async def test_every_json_route_answers_deep_nesting_with_a_400(client):
-    for path in ("/v1/rules/lint", "/v1/rules/validate", "/v1/silences", "/v1/test",
+    for path in ("/v1/rules/lint", "/v1/rules/validate", "/v1/silences", "/v1/test", "/v1/backtest",
                  "/v1/alerts/x/acknowledge", "/v1/alerts/x/clear"):
         r = await client.post(path, content='{"a": %s}' % nested(DEEP), headers={"content-type": "application/json"})
         assert r.status_code == 400, (path, r.text)
         assert r.headers["content-type"] == PROBLEM
-        if path != "/v1/test":  # routes/testing.py still words its own 400
-            assert "nested too deeply" in r.json()["detail"], path
+        assert "nested too deeply" in r.json()["detail"], path
 
 
 async def test_events_keep_reporting_nan_and_surrogates_with_their_path(client):
