@@ -47,7 +47,7 @@ class ServiceContext:
 
     config: Config
     metrics: Metrics
-    runtime: ServiceProcess
+    process: ServiceProcess
     db: Database | None = None
     rules: RulesStore | None = None
     openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by base URL

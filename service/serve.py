@@ -55,8 +55,8 @@ def rules_dir_warning(rules_dir: str, monitors: int) -> str | None:
 
 def startup_report(app: Sanic) -> list[str]:
     """What `tocsin serve` prints once it is up."""
-    config, runtime = app.ctx.config, app.ctx.runtime
-    active = runtime.rules.active
+    config, process = app.ctx.config, app.ctx.process
+    active = process.rules.active
     monitors = len(getattr(active.ruleset, "monitors", ()))
     lines = [
         f"tocsin listening on {config.base_url} (API docs {config.base_url}/docs)",
@@ -67,7 +67,7 @@ def startup_report(app: Sanic) -> list[str]:
     missing = rules_dir_warning(config.rules_dir, monitors)
     if missing:
         lines.append(missing)
-    outcome = runtime.startup_reload
+    outcome = process.startup_reload
     if outcome is not None and not outcome.ok:
         errors = [d for d in outcome.diagnostics if d.is_error]
         lines.append(f"{WARNING}rules in {config.rules_dir} have {len(errors)} error(s); "

@@ -246,7 +246,7 @@ async def _command(request: Request, alert_id: str, action: str) -> HTTPResponse
     await db.commands.insert_one({"_id": command_id, "alert_id": alert_id, "monitor": alert.get("monitor"),
                                   "action": action, "by": by,
                                   "comment": comment, "at": now, "applied": False})
-    request.app.ctx.runtime.commands_changed()
+    request.app.ctx.process.commands_changed()
     deadline = asyncio.get_running_loop().time() + COMMAND_WAIT_SECONDS
     while asyncio.get_running_loop().time() < deadline:
         cmd = await db.commands.find_one({"_id": command_id}, {"applied": 1})

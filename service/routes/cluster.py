@@ -21,6 +21,6 @@ bp = Blueprint("cluster", url_prefix="/v1")
 @bp.get("/cluster")
 @documented("Evaluating replicas and the partitions each holds", ok={200: Cluster})
 async def cluster(request: Request) -> HTTPResponse:
-    db, config = request.app.ctx.runtime.db, request.app.ctx.config
+    db, config = request.app.ctx.process.db, request.app.ctx.config
     view = await read_view(db.db["members"], db.checkpoints, config.lease_seconds, config.evaluator_partitions)
     return json_response(view.to_dict())

@@ -80,5 +80,5 @@ async def post_events(request: Request) -> HTTPResponse:
     ids, duplicates = await writer_of(request).store(events, now=now)
     metrics.events_accepted.inc(len(ids) - duplicates)
     metrics.events_duplicate.inc(duplicates)
-    request.app.ctx.runtime.notify_events()
+    request.app.ctx.process.notify_events()
     return json_response({"accepted": len(ids) - duplicates, "duplicates": duplicates, "ids": ids}, status=202)

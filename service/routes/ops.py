@@ -29,7 +29,7 @@ READY_TIMEOUT_SECONDS = 1.0
 class BoundedCheck:
     """A reachability check that answers within a timeout, whatever the check does.
 
-        check = BoundedCheck(runtime.db.ping)
+        check = BoundedCheck(process.db.ping)
         ok = await check(timeout=1.0)       # False if it raised, said no, or took too long
 
     A check that times out is not cancelled but left to finish in the background,
@@ -62,9 +62,9 @@ def _readiness_checks(request: Request) -> dict[str, BoundedCheck]:
     ctx = request.app.ctx
     checks = ctx.readiness_checks
     if checks is None:
-        runtime = ctx.runtime
-        checks = ctx.readiness_checks = {"database": BoundedCheck(lambda: runtime.db.ping()),
-                                         "broker": BoundedCheck(runtime.broker_ok)}
+        process = ctx.process
+        checks = ctx.readiness_checks = {"database": BoundedCheck(lambda: process.db.ping()),
+                                         "broker": BoundedCheck(process.broker_ok)}
     return checks
 
 

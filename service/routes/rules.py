@@ -104,7 +104,7 @@ async def reload(request: Request) -> HTTPResponse:
     outcome = await store.reload_directory()
     if outcome is None:
         raise Problem(409, f"the rules directory {store.rules_dir!r} does not exist")
-    request.app.ctx.runtime.rules_changed()
+    request.app.ctx.process.rules_changed()
     return json_response({**await store.describe(), "ok": outcome.ok})
 
 
@@ -131,7 +131,7 @@ async def _change(request: Request, name: str, new_text: str | None) -> HTTPResp
     if not outcome.ok:
         raise Problem(422, "the resulting rule set has errors; nothing changed",
                       errors=_sorted(outcome.diagnostics))
-    request.app.ctx.runtime.rules_changed()
+    request.app.ctx.process.rules_changed()
     return json_response({"version": outcome.version, "ok": True, "diagnostics": _sorted(outcome.diagnostics)})
 
 

@@ -94,8 +94,8 @@ async def create(request: Request) -> HTTPResponse:
     doc = {"_id": f"sil_{int(now.timestamp() * 1000):013d}_{uuid.uuid4().hex[:8]}", "matchers": s.matchers, "starts_at": now, "ends_at": ends_at,
            "comment": s.comment, "by": s.by, "created_at": now}
     await request.app.ctx.db.silences.insert_one(doc)
-    request.app.ctx.runtime.silences_changed = True
-    request.app.ctx.runtime.wake.set()
+    request.app.ctx.process.silences_changed = True
+    request.app.ctx.process.wake.set()
     return json_response(public(doc), status=201)
 
 
@@ -118,6 +118,6 @@ async def delete(request: Request, silence_id: str) -> HTTPResponse:
     result = await request.app.ctx.db.silences.delete_one({"_id": silence_id})
     if result.deleted_count == 0:
         raise Problem(404, f"no silence {silence_id!r}")
-    request.app.ctx.runtime.silences_changed = True
-    request.app.ctx.runtime.wake.set()
+    request.app.ctx.process.silences_changed = True
+    request.app.ctx.process.wake.set()
     return empty(status=204)

@@ -16,8 +16,8 @@ def app_with(rules_dir: str, *, files: dict[str, str] | None = None, outcome: Ou
     ruleset = dsl.load(files)[0] if files else None
     active = SimpleNamespace(version=1 if files else 0, files=files or {}, ruleset=ruleset)
     config = Config(_env_file=None, rules_dir=rules_dir, api_keys="k:admin")
-    runtime = SimpleNamespace(rules=SimpleNamespace(active=active), startup_reload=outcome)
-    return SimpleNamespace(ctx=SimpleNamespace(config=config, runtime=runtime))
+    process = SimpleNamespace(rules=SimpleNamespace(active=active), startup_reload=outcome)
+    return SimpleNamespace(ctx=SimpleNamespace(config=config, process=process))
 
 
 def test_a_missing_or_empty_directory_is_warned_of(tmp_path):

@@ -27,7 +27,7 @@ async def evaluated(*apps: Any, timeout: float = 15.0) -> None:
     stored so far and written what they caused (`Evaluator.join`), within `timeout`."""
     async with asyncio.timeout(timeout):
         for app in apps:
-            for evaluator in app.ctx.runtime.evaluators:
+            for evaluator in app.ctx.process.evaluators:
                 await evaluator.join()
 
 
