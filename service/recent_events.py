@@ -63,5 +63,10 @@ class RecentEvents:
                 out.append(doc)
         return out
 
+    def next_stored(self, start: int, within: int) -> int | None:
+        """The first number from `start` on (at most `within` of them) stored here."""
+        with self._lock:
+            return next((seq for seq in range(start, start + within) if seq in self._docs), None)
+
     def __len__(self) -> int:
         return len(self._docs)

@@ -92,14 +92,23 @@ class SeqReader:
         An unbroken run that this process stored itself is taken from `db.recent`
         without a read (service/recent_events.py)."""
         start = self.after + 1
-        recent = self.db.recent.run(start, limit)  # what this process just stored, unread
-        if recent:
-            end = recent[-1]["seq"]
-            if len(recent) == limit or self.db.recent.newest <= end:
-                return recent
+        recent = self.db.recent
+        docs = recent.run(start, limit)  # what this process just stored, unread
+        if docs:
             # Someone else holds the next number and this process stored later ones: read
-            # on from the database now, or those would wait for the next wake-up.
-            return recent + await self._window(end + 1, limit - len(recent))
+            # those numbers from the database now (or they would wait for the next
+            # wake-up), and only those: the window ends where this process's next stored
+            # number begins, and the run goes on from there unread.
+            while len(docs) < limit and recent.newest > docs[-1]["seq"]:
+                end = docs[-1]["seq"]
+                room = limit - len(docs)
+                mine = recent.next_stored(end + 1, room)
+                gap = await self._window(end + 1, (mine or end + 1 + room) - end - 1)
+                docs += gap
+                if mine is None or len(gap) != mine - end - 1:
+                    break  # a hole (or none of ours in reach): the next read goes on from here
+                docs += recent.run(mine, limit - len(docs))
+            return docs
         docs = await self._window(start, limit)
         if docs:
             return docs

@@ -22,13 +22,14 @@ class Reads:
     """The events collection, counting its `find` calls (the reads that were made)."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.finds = inner, 0
+        self.inner, self.finds, self.filters = inner, 0, []
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def find(self, *args, **kwargs):
         self.finds += 1
+        self.filters.append(args[0] if args else kwargs.get("filter"))
         return self.inner.find(*args, **kwargs)
 
 
@@ -83,6 +84,41 @@ async def test_another_writers_events_are_read_from_the_database_in_order(db):
     finds = db.events.finds
     assert [d["_id"] for d in await reader.next_batch()] == ["ev-1", "other", "ev-3"]
     assert db.events.finds > finds
+    # Only the other writer's number was read: this process's own went on unread.
+    assert db.events.filters[finds:] == [{"seq": {"$gte": 2, "$lt": 3}}]
+
+
+async def test_between_other_writers_numbers_the_reader_reads_only_theirs(db):
+    """A worker process's `notification.*` events between this process's events: each
+    read covers the other writer's numbers alone, in one batch, in order."""
+    reader = SeqReader(db, 0, grace_seconds=3600)
+
+    async def others(*names):
+        await db.counters.update_one({"_id": "events"}, {"$inc": {"n": len(names)}})
+        n = (await db.counters.find_one({"_id": "events"}))["n"]
+        await db.events.insert_many([{"_id": name, "seq": n - len(names) + 1 + i, "event": ev(name)}
+                                     for i, name in enumerate(names)])
+
+    await store_events(db, [ev(1), ev(2)], lookup=False)   # 1, 2
+    await others("w1", "w2")                                # 3, 4
+    await store_events(db, [ev(5)], lookup=False)           # 5
+    await others("w3")                                      # 6
+    await store_events(db, [ev(7), ev(8)], lookup=False)    # 7, 8
+    finds = db.events.finds
+    docs = await reader.next_batch()
+    assert [d["_id"] for d in docs] == ["ev-1", "ev-2", "w1", "w2", "ev-5", "w3", "ev-7", "ev-8"]
+    assert db.events.filters[finds:] == [{"seq": {"$gte": 3, "$lt": 5}}, {"seq": {"$gte": 6, "$lt": 7}}]
+    assert reader.after == 8
+
+
+async def test_a_hole_among_another_writers_numbers_ends_the_batch_there(db):
+    reader = SeqReader(db, 0, grace_seconds=3600)
+    await store_events(db, [ev(1)], lookup=False)                     # 1
+    await db.counters.update_one({"_id": "events"}, {"$inc": {"n": 1}})  # 2: taken, not yet stored
+    await store_events(db, [ev(3)], lookup=False)                     # 3
+    assert [d["_id"] for d in await reader.next_batch()] == ["ev-1"]  # waits for 2 (its grace)
+    await db.events.insert_one({"_id": "late", "seq": 2, "event": ev("late")})
+    assert [d["_id"] for d in await reader.next_batch()] == ["late", "ev-3"]
 
 
 async def test_a_refused_repeat_is_not_offered_and_its_filler_is_stepped_over(db):
