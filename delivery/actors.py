@@ -4,9 +4,10 @@
     wake(["dlv_…", …])                  # one small message per entry id
     start a dramatiq Worker on the same broker (delivery.worker does)
 
-A message carries only the entry's id: the ledger holds the request. The actor claims
-the entry (nothing else sends it while the claim's lease holds), sends it once and
-records the outcome (`delivery.pipeline.attempt`). A message for an entry that is not
+A message carries the entry's id, and for a fresh entry woken by a worker in another
+process also its request (a copy: the ledger holds it). The actor claims the entry
+(nothing else sends it while the claim's lease holds; with the request, one conditional
+update and no read), sends it once and records the outcome (`delivery.pipeline.attempt`). A message for an entry that is not
 claimable (already sent, claimed by a live worker, not yet due) does nothing, so a
 duplicate or late wake-up is harmless. Retries are not messages: the ledger keeps
 `next_attempt_at` and the reconciler wakes the entry when it is due. Dramatiq's own
@@ -99,15 +100,39 @@ def binding() -> Binding:
     return _binding
 
 
-def wake(delivery_ids: Iterable[str]) -> int:
+Wake = str | Claim | DeliveryRequest
+
+
+def wake_entries(items: Iterable[Wake]) -> int:
     """Send one wake-up per ledger entry; returns how many went out. Raises when the
-    broker refuses (the entries stay due in the ledger: nothing is lost)."""
+    broker refuses (the entries stay due in the ledger: nothing is lost). An item is:
+    - an entry id: the worker claims the entry from the ledger;
+    - a birth `Claim` (the entry was written claimed by it, `birth_claims`): a worker of
+      this process finds it here and sends with no claim round trip;
+    - a fresh entry's `DeliveryRequest`: a worker in another process gets the request in
+      the message and claims the entry with one conditional update and no read of it
+      (`Ledger.claim(request=)`); in this process, the same as its id."""
     b = binding()
     sent = 0
-    for delivery_id in delivery_ids:
-        b.actor.send(delivery_id)
+    for item in items:
+        if isinstance(item, Claim):
+            with b._lock:
+                b.prepared[item.id] = item
+            b.actor.send(item.id)
+        elif isinstance(item, DeliveryRequest):
+            if b.local:
+                b.actor.send(item.id)
+            else:
+                b.actor.send(item.id, item.to_dict())
+        else:
+            b.actor.send(item)
         sent += 1
     return sent
+
+
+def wake(delivery_ids: Iterable[str]) -> int:
+    """Wake entries by id (`wake_entries`)."""
+    return wake_entries(delivery_ids)
 
 
 def birth_claims(requests: Iterable[DeliveryRequest], now: datetime) -> list[Claim]:
@@ -123,11 +148,7 @@ def birth_claims(requests: Iterable[DeliveryRequest], now: datetime) -> list[Cla
 
 def wake_claimed(claims: Iterable[Claim]) -> int:
     """Wake entries written with their birth claims (only those actually written)."""
-    b = binding()
-    with b._lock:
-        for claim in claims:
-            b.prepared[claim.id] = claim
-    return wake(claim.id for claim in claims)
+    return wake_entries(claims)
 
 
 def queued_here() -> set[str]:
@@ -137,9 +158,10 @@ def queued_here() -> set[str]:
         return set(b.prepared)
 
 
-def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
+def deliver(delivery_id: str, *, now: datetime | None = None, request: DeliveryRequest | None = None) -> str | None:
     """Claim, send once and record one entry; returns the recorded state, or None when
-    the entry was not ours to send (or the database could not be reached)."""
+    the entry was not ours to send (or the database could not be reached). `request` is
+    the fresh entry's request a wake-up from another process carried."""
     b = binding()
     now = now or datetime.now(timezone.utc)
     token = f"{b.worker_id}:{uuid.uuid4().hex[:8]}"
@@ -150,7 +172,7 @@ def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
             # Its lease ran out while it waited in a storm's queue: still ours if nobody
             # took it meanwhile (one conditional update), else claimed like any entry.
             prepared = b.ledger.renew(prepared, now=now, lease=_lease(b))
-        claim = prepared or b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token)
+        claim = prepared or b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token, request=request)
     except Exception as exc:  # the database is away: the entry stays due, it is woken again
         log.warning("delivery %s not claimed (%s: %s); the reconciler will wake it again",
                     delivery_id, type(exc).__name__, exc)
@@ -164,11 +186,11 @@ def deliver(delivery_id: str, *, now: datetime | None = None) -> str | None:
 
 
 def _lease(b: Binding) -> float:
-    return b.runtime.settings.lease_seconds
+    return (b.settings or b.runtime.settings).lease_seconds
 
 
-def _deliver(delivery_id: str) -> None:
-    deliver(delivery_id)
+def _deliver(delivery_id: str, request: dict | None = None) -> None:
+    deliver(delivery_id, request=DeliveryRequest.from_dict(request) if request else None)
 
 
-__all__ = ["setup", "binding", "wake", "wake_claimed", "birth_claims", "queued_here", "deliver"]
+__all__ = ["setup", "binding", "wake", "wake_entries", "wake_claimed", "birth_claims", "queued_here", "deliver"]

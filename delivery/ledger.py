@@ -147,6 +147,13 @@ def claim_filters(delivery_id: str, now: datetime) -> tuple[dict[str, Any], dict
             {"_id": delivery_id, "state": SENDING, "lease_until": {"$lt": now}})
 
 
+def fresh_claim_filter(delivery_id: str, now: datetime) -> dict[str, Any]:
+    """The first filter of `claim_filters`, narrowed to an entry never attempted (every
+    recorded attempt sets `first_attempt_at`): its claim is attempt 1 of the request a
+    wake-up carried, so the worker need not read the entry."""
+    return {**claim_filters(delivery_id, now)[0], "first_attempt_at": None}
+
+
 def claim_update(token: str, now: datetime, lease_until: datetime) -> dict[str, Any]:
     return {"$set": {"state": SENDING, "claimed_by": token, "lease_until": lease_until,
                      "due_at": lease_until, "updated_at": now}}
@@ -181,9 +188,12 @@ def outcome_filter(outcome: Outcome) -> dict[str, Any]:
 class Ledger(Protocol):
     """What a worker needs of the ledger (thread-safe)."""
 
-    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str) -> Claim | None:
+    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str,
+              request: DeliveryRequest | None = None) -> Claim | None:
         """Claim one entry if it is claimable; None when it is not (sent, claimed,
-        not yet due, unknown). Raises when the database cannot be reached."""
+        not yet due, unknown). Raises when the database cannot be reached. `request`,
+        when the wake-up carried it, lets a never-attempted entry be claimed without
+        reading it back (`fresh_claim_filter`)."""
 
     def renew(self, claim: Claim, *, now: datetime, lease: float) -> Claim | None:
         """A new lease for `claim` if the entry is still `sending` under its token (nobody
@@ -206,7 +216,8 @@ class MemoryLedger:
         with self.cond:
             self.entries.setdefault(request.id, new_entry(request, now, wake_grace=wake_grace))
 
-    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str) -> Claim | None:
+    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str,
+              request: DeliveryRequest | None = None) -> Claim | None:
         with self.cond:
             entry = self.entries.get(delivery_id)
             if entry is None or not claimable(entry, now):

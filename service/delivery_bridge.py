@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 
-from delivery.actors import birth_claims, queued_here, setup, wake, wake_claimed
+from delivery.actors import Wake, birth_claims, queued_here, setup, wake_entries
 from delivery.ledger import Claim
 from delivery.request import DeliveryRequest
 from delivery.settings import DeliverySettings, RetryPolicy
@@ -44,27 +44,21 @@ WAKER_BACKLOG = 100_000  # ids; beyond it wake-ups are dropped (the reconciler h
 
 
 class Waker:
-    """Sends wake-ups from its own thread, in batches, never blocking the caller."""
+    """Sends wake-ups (`delivery.actors.wake_entries` items) from its own thread, in
+    batches, never blocking the caller."""
 
-    def __init__(self, send: Callable[[list[str]], object], send_claimed: Callable[[list[Claim]], object]) -> None:
+    def __init__(self, send: Callable[[list[Wake]], object]) -> None:
         self.send = send
-        self.send_claimed = send_claimed
         self._cond = threading.Condition()
-        self._ids: list[str] = []
-        self._claimed: list[Claim] = []
+        self._items: list[Wake] = []
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="waker", daemon=True)
         self._thread.start()
 
-    def put(self, ids: Iterable[str]) -> None:
+    def put(self, items: Iterable[Wake]) -> None:
         with self._cond:
-            room = WAKER_BACKLOG - len(self._ids)
-            self._ids.extend(list(ids)[: max(room, 0)])
-            self._cond.notify()
-
-    def put_claimed(self, claims: list[Claim]) -> None:
-        with self._cond:
-            self._claimed.extend(claims[: max(WAKER_BACKLOG - len(self._claimed), 0)])
+            room = WAKER_BACKLOG - len(self._items)
+            self._items.extend(list(items)[: max(room, 0)])
             self._cond.notify()
 
     def stop(self) -> None:
@@ -75,19 +69,15 @@ class Waker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._ids or self._claimed or self._stopped)
+                self._cond.wait_for(lambda: self._items or self._stopped)
                 if self._stopped:
                     return
-                batch, self._ids = self._ids, []
-                claimed, self._claimed = self._claimed, []
+                batch, self._items = self._items, []
             try:
-                if claimed:
-                    self.send_claimed(claimed)
-                if batch:
-                    self.send(batch)
+                self.send(batch)
             except Exception as exc:  # broker away: the entries stay due in the ledger
                 log.warning("could not wake %d deliveries (%s: %s); the reconciler will",
-                            len(batch) + len(claimed), type(exc).__name__, exc)
+                            len(batch), type(exc).__name__, exc)
 
 
 def broker_url(config: Config) -> str | None:
@@ -153,7 +143,7 @@ class DeliveryBridge:
             self.broker.emit_after("process_boot")
             self.worker = start_in_process(self.broker, self.ledger, threads=IN_PROCESS_THREADS,
                                            settings=self.settings)
-        self.waker = Waker(wake, wake_claimed)
+        self.waker = Waker(wake_entries)
 
     async def stop(self) -> None:
         if self._reconciler is not None:
@@ -176,17 +166,21 @@ class DeliveryBridge:
             return []
         return birth_claims(requests, now)
 
-    def wake(self, ids: list[str], claims: Sequence[Claim] = ()) -> None:
-        """Wake the entries `ids` (those written with one of `claims` go to the local
-        workers with their claim; the others are claimed from the ledger)."""
+    def wake(self, ids: list[str], claims: Sequence[Claim] = (), requests: Sequence[DeliveryRequest] = ()) -> None:
+        """Wake the entries `ids`: those written with one of `claims` go to the local
+        workers with their claim, those of `requests` (fresh entries) with their request,
+        the others by id alone."""
         if not ids or self.waker is None:
             return
-        if claims:
-            written, claimed = set(ids), {c.id for c in claims}
-            self.waker.put_claimed([c for c in claims if c.id in written])
-            ids = [i for i in ids if i not in claimed]
-        if ids:
-            self.waker.put(ids)
+        written = set(ids)
+        items: dict[str, Wake] = {i: i for i in ids}
+        for r in requests:
+            if r.id in written:
+                items[r.id] = r
+        for c in claims:
+            if c.id in written:
+                items[c.id] = c
+        self.waker.put(items.values())
 
     async def reconcile(self, now: datetime | None = None) -> int:
         """Wake every due open entry once, but those this process still holds; returns how

@@ -35,6 +35,7 @@ from delivery.ledger import (
     claim_filters,
     claim_from_entry,
     claim_update,
+    fresh_claim_filter,
     lease_for,
     new_entry,
     outcome_filter,
@@ -122,16 +123,23 @@ class GroupCommit(Generic[T]):
 
     def __init__(self, write: Callable[[list[T]], None], *, max_batch: int = 500,
                  wait_seconds: float = 5.0, linger_seconds: float = 0.0, name: str = "group-commit",
-                 settled: Callable[[list[T]], None] | None = None) -> None:
+                 settled: Callable[[list[T]], None] | None = None, max_lag_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.write = write
         self.settled = settled  # told of every batch that left the queue, written or dropped
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
         self.linger_seconds = linger_seconds  # how long a short batch waits for company
+        # With `max_lag_seconds`, `add` holds its caller while the oldest queued item has
+        # waited longer than that (at most that long again): callers that outrun the
+        # database slow to its pace instead of piling up unwritten items.
+        self.max_lag_seconds = max_lag_seconds
+        self.clock = clock
         self.retrying = False  # the batch being written failed before (read by `write`)
         self.name = name
         self._cond = threading.Condition()
         self._queue: list[tuple[T, threading.Event]] = []
+        self._queued_at: list[float] = []  # monotonic time each queued item was added
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -139,11 +147,23 @@ class GroupCommit(Generic[T]):
         done = threading.Event()
         with self._cond:
             self._queue.append((item, done))
+            self._queued_at.append(self.clock())
             if not self._closed and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
             self._cond.notify_all()
+            if self.max_lag_seconds is not None:
+                self._cond.wait_for(self._caught_up, self.max_lag_seconds)
         return done.wait(self.wait_seconds) if self.wait_seconds > 0 else False
+
+    def _caught_up(self) -> bool:
+        return not self._queued_at or self.clock() - self._queued_at[0] <= self.max_lag_seconds  # type: ignore[operator]
+
+    @property
+    def lag(self) -> float:
+        """Seconds the oldest queued item has waited (0 when none is queued)."""
+        with self._cond:
+            return self.clock() - self._queued_at[0] if self._queued_at else 0.0
 
     @property
     def backlog(self) -> int:
@@ -193,6 +213,7 @@ class GroupCommit(Generic[T]):
                 self.settled([item for item, _ in batch])
             with self._cond:
                 del self._queue[: len(batch)]
+                del self._queued_at[: len(batch)]
                 self._cond.notify_all()
             for _, done in batch:
                 done.set()
@@ -201,7 +222,8 @@ class GroupCommit(Generic[T]):
 class MongoLedger:
     """`delivery.ledger.Ledger` on MongoDB, for worker threads (one per process)."""
 
-    def __init__(self, uri: str, database: str, *, recent: RecentEvents | None = None) -> None:
+    def __init__(self, uri: str, database: str, *, recent: RecentEvents | None = None,
+                 max_lag_seconds: float | None = None) -> None:
         self.client: MongoClient = MongoClient(uri, tz_aware=True, **CLIENT_TIMEOUTS)
         # The `notification.*` events it stores, for the evaluators of the same process
         # (`tocsin serve` with its own workers): they sit between the events it ingests.
@@ -215,8 +237,18 @@ class MongoLedger:
         # short batch lingers 50 ms for others: each write costs four commands (the
         # update, then the `notification.*` events' lookup, `$inc` and insert) whatever
         # its size, and in a storm the database is what everything waits for.
+        #
+        # `max_lag_seconds` (a `tocsin worker`: a third of the lease) bounds how far sending
+        # may run ahead of recording: a worker thread whose outcome finds the oldest unwritten
+        # one older than that waits (at most that long) before taking its next wake-up. In a
+        # storm on a slow database, outcomes otherwise waited past their claims' leases, the
+        # reconciler woke those entries again, and another worker process sent them a second
+        # time (330-390 repeats in a 6,000-alert storm, bench_storm --mode redis). The
+        # embedded service needs no bound: its reconciler skips the entries its own workers
+        # hold (`DeliveryBridge._held_here`).
         self.commit: GroupCommit[Outcome] = GroupCommit(self._write, wait_seconds=0.0, linger_seconds=OUTCOME_LINGER,
-                                                        name="ledger-record", settled=self._settled)
+                                                        name="ledger-record", settled=self._settled,
+                                                        max_lag_seconds=max_lag_seconds)
         # Entries whose outcome is queued here and not yet written: their lease may run out
         # in the database meanwhile (a long storm, the database away), but they were sent;
         # this process does not claim them again.
@@ -224,17 +256,25 @@ class MongoLedger:
         self._lock = threading.Lock()
 
     @classmethod
-    def factory(cls, uri: str, database: str) -> Callable[[], MongoLedger]:
+    def factory(cls, uri: str, database: str, *, max_lag_seconds: float | None = None) -> Callable[[], MongoLedger]:
         """A zero-argument constructor: each worker process opens its own connection."""
-        return lambda: cls(uri, database)
+        return lambda: cls(uri, database, max_lag_seconds=max_lag_seconds)
 
-    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str) -> Claim | None:
+    def claim(self, delivery_id: str, *, now: datetime, lease: float, token: str,
+              request: DeliveryRequest | None = None) -> Claim | None:
         """One conditional `update_one` (two for an entry that is not pending), then a read
         of the claimed entry: `find_one_and_update` scans the whole collection on the
-        embedded database, where these use the `_id` index."""
+        embedded database, where these use the `_id` index. With the `request` a wake-up
+        carried, a never-attempted entry takes the one update alone."""
         with self._lock:
             if delivery_id in self._unwritten:
                 return None
+        if request is not None:
+            lease_until = now + timedelta(seconds=lease_for(request, lease))
+            fresh = self.db.deliveries.update_one(fresh_claim_filter(delivery_id, now),
+                                                  claim_update(token, now, lease_until))
+            if fresh.modified_count == 1:
+                return Claim(request, token, 1, None, lease_until)
         lease_until = now + timedelta(seconds=lease)
         update = claim_update(token, now, lease_until)
         for query in claim_filters(delivery_id, now):

@@ -101,7 +101,7 @@ class Outbox:
         claims = self.delivery.birth_claims(requests, now)
         new_ids = await insert_entries(self.db, requests, now, claims=claims,
                                        wake_grace=self.delivery.settings.wake_grace_seconds)
-        self.delivery.wake(new_ids, claims)
+        self.delivery.wake(new_ids, claims, requests)
         _, rejected = await asyncio.gather(self.save_alerts(list(changed)),
                                            self._insert_alert_events(unique, requests, now))
         fresh = [ae for ae in unique if ae.id not in rejected]

@@ -10,6 +10,8 @@ from service.ledger_store import MongoLedger
 from service.logs import complain, say
 from service.serve import configured
 
+LAG_PER_LEASE = 3
+
 
 def worker_command(args: argparse.Namespace) -> int:
     config = configured(args, "worker")
@@ -20,7 +22,9 @@ def worker_command(args: argparse.Namespace) -> int:
         complain("tocsin worker: set TOCSIN_BROKER_URL (or TOCSIN_REDIS_URL) and TOCSIN_MONGODB_URI "
                  "(the embedded `tocsin serve` runs its own workers)")
         return 2
-    ledger = MongoLedger.factory(config.mongodb_uri, config.mongodb_database)
+    # Sending runs at most a third of a lease ahead of recording (service/ledger_store.py).
+    ledger = MongoLedger.factory(config.mongodb_uri, config.mongodb_database,
+                                 max_lag_seconds=config.delivery_lease_seconds / LAG_PER_LEASE)
     say([f"tocsin worker: {describe_broker(config)}, {args.processes} process(es) x {args.threads} thread(s)"])
     return run_worker(url, ledger, processes=args.processes, threads=args.threads,
                       settings=delivery_settings(config))

@@ -15,10 +15,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
 import delivery
-from delivery.actors import QUEUE_NAME, binding, birth_claims, deliver, wake_claimed
+from delivery.actors import QUEUE_NAME, binding, birth_claims, deliver, wake_claimed, wake_entries
 from delivery.ledger import FAILED, PENDING, SENDING, SENT, MemoryLedger, new_entry
 from delivery.worker import make_broker, start_in_process
 from tests.delivery.support import SECRETS, WebhookChannel, make_runtime, one_request
@@ -313,6 +314,41 @@ def test_a_birth_claim_whose_lease_expired_does_not_send_over_a_newer_claim(rece
         # the birth claim's wake-up is processed now, while `other` holds a live claim
         assert deliver(request.id, now=later) is None
         assert receiver.requests == []
+    finally:
+        broker.close()
+
+
+class CarriedLedger(MemoryLedger):
+    """A MemoryLedger that notes the request each claim was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.carried: list = []
+
+    def claim(self, delivery_id, *, now, lease, token, request=None):
+        self.carried.append(request)
+        return super().claim(delivery_id, now=now, lease=lease, token=token, request=request)
+
+
+def test_a_wake_up_for_workers_elsewhere_carries_the_fresh_entrys_request(receiver):
+    """`tocsin serve` with `tocsin worker` processes: the wake-up of a fresh entry holds its
+    request, and the worker hands it to the claim (one update, no read: MongoLedger);
+    in-process workers get the id alone."""
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    ledger = CarriedLedger()
+    delivery.setup(broker, ledger, runtime=make_runtime())  # not local: workers are elsewhere
+    try:
+        request = one_request(WebhookChannel("ops", url=receiver.url))
+        assert birth_claims([request], datetime.now(timezone.utc)) == []  # entries are born pending
+        _add(ledger, request)
+        assert wake_entries([request]) == 1
+        (encoded,) = list(broker.queues[QUEUE_NAME].queue)
+        message = Message.decode(encoded)
+        assert list(message.args) == [request.id, request.to_dict()]
+        binding().actor.fn(*message.args)  # what a worker elsewhere runs for it
+        assert ledger.carried == [request]
+        assert ledger.entries[request.id]["state"] == SENT and len(receiver.requests) == 1
     finally:
         broker.close()
 

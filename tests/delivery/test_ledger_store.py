@@ -289,3 +289,55 @@ def test_a_claim_that_ran_out_in_the_queue_is_renewed_if_still_ours(ledger):
     assert renewed is not None and renewed.lease_until == later + timedelta(seconds=LEASE)
     assert _entry(ledger, mine.id)["due_at"] == renewed.lease_until
     assert ledger.renew(b, now=later, lease=LEASE) is None
+
+
+class CountingCommands:
+    """The `deliveries` commands a claim issues (a wrapper around the real collection)."""
+
+    def __init__(self, collection):
+        self.collection, self.calls = collection, []
+
+    def __getattr__(self, name):
+        attr = getattr(self.collection, name)
+        if name in ("update_one", "find_one", "find_one_and_update"):
+            def counted(*args, **kwargs):
+                self.calls.append(name)
+                return attr(*args, **kwargs)
+            return counted
+        return attr
+
+
+def test_a_fresh_entry_whose_wake_up_carried_its_request_is_claimed_with_one_update(ledger, monkeypatch):
+    request = _request()
+    _add(ledger, request)
+    counting = CountingCommands(ledger.db.deliveries)
+    monkeypatch.setattr(ledger, "db", type("Db", (), {"deliveries": counting, "events": ledger.db.events})())
+    claim = ledger.claim(request.id, now=T0, lease=LEASE, token="a", request=request)
+    assert counting.calls == ["update_one"]  # no read: the wake-up brought the request
+    assert claim is not None and (claim.request, claim.attempt, claim.first_attempt_at) == (request, 1, None)
+    monkeypatch.undo()
+    entry = _entry(ledger, request.id)
+    assert entry["state"] == SENDING and entry["claimed_by"] == "a"
+    assert entry["lease_until"] == entry["due_at"] == claim.lease_until
+    # A second copy of the same wake-up (a broker's redelivery) claims nothing while the lease holds.
+    assert ledger.claim(request.id, now=T0, lease=LEASE, token="b", request=request) is None
+
+
+def test_a_carried_request_of_an_entry_already_attempted_falls_back_to_reading_the_entry(ledger):
+    """A retry is due: the request a late wake-up carried is attempt 1's, so the claim
+    reads the entry and counts its attempts as any claim does."""
+    request = _request()
+    _add(ledger, request)
+    first = ledger.claim(request.id, now=T0, lease=LEASE, token="a")
+    retry_at = T0 + timedelta(seconds=20)
+    ledger.record(_outcome(first, PENDING, next_attempt_at=retry_at))
+    settle(ledger)
+    second = ledger.claim(request.id, now=retry_at, lease=LEASE, token="b", request=request)
+    assert second is not None and second.attempt == 2 and second.first_attempt_at == T0
+
+
+def test_a_carried_request_gets_the_longer_lease_of_a_slow_channel_in_its_one_update(ledger):
+    slow = one_request(WebhookChannel("slow", url="http://127.0.0.1:9/hook", timeout=20.0), id="ae-slow-carried")
+    _add(ledger, slow)
+    claim = ledger.claim(slow.id, now=T0, lease=LEASE, token="a", request=slow)
+    assert claim.lease_until == T0 + timedelta(seconds=60) == _entry(ledger, slow.id)["lease_until"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from pymongo.errors import AutoReconnect
 
 from service.ledger_store import GroupCommit
@@ -48,3 +50,45 @@ def test_a_batch_the_database_did_not_take_is_written_again_and_said_to_be_a_ret
     assert rec.batches == [[7]]
     assert rec.retrying == [False, True, True]
     assert rec.commit.retrying is False  # the next batch is a first write again
+
+
+class SlowDatabase:
+    """A write that waits for `gate` (the database is slow), on a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.now = 0.0
+        self.batches: list[list[int]] = []
+
+    def write(self, items: list[int]) -> None:
+        assert self.gate.wait(10.0)
+        self.batches.append(list(items))
+
+
+def test_with_a_lag_bound_a_caller_waits_while_the_oldest_item_is_older_than_it():
+    """`tocsin worker`: sending may run a third of a lease ahead of recording, not more."""
+    db = SlowDatabase()
+    commit: GroupCommit[int] = GroupCommit(db.write, wait_seconds=0.0, max_lag_seconds=30.0, clock=lambda: db.now)
+    commit.add(1)  # returns at once: nothing queued is old
+    db.now = 31.0  # item 1 has waited longer than the bound
+    second = threading.Thread(target=commit.add, args=(2,))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # held: the database has not caught up
+    assert commit.lag == 31.0
+    db.gate.set()
+    second.join(10.0)
+    assert not second.is_alive()  # released once item 1 is written
+    assert commit.close(timeout=5.0)
+    assert [i for batch in db.batches for i in batch] == [1, 2]
+
+
+def test_without_a_lag_bound_callers_never_wait():
+    db = SlowDatabase()
+    commit: GroupCommit[int] = GroupCommit(db.write, wait_seconds=0.0, clock=lambda: db.now)
+    commit.add(1)
+    db.now = 1000.0
+    commit.add(2)  # returns although item 1 waits
+    assert commit.backlog == 2 and commit.lag == 1000.0
+    db.gate.set()
+    assert commit.close(timeout=5.0)
