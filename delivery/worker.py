@@ -20,8 +20,9 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from dramatiq import Worker
+from dramatiq import Message, Worker
 from dramatiq.broker import Broker
 
 from delivery.actors import binding, setup
@@ -79,9 +80,26 @@ def make_broker(url: str) -> Broker:
     raise ValueError(f"unsupported broker URL scheme {scheme!r} (use redis:// or amqp://)")
 
 
-def redis_broker(url: str) -> Broker:
-    """A RedisBroker with the middleware `deliver` uses (kept for callers and tests)."""
-    return make_broker(url)
+def oldest_queued(broker: Broker, queue_name: str, *, default_age: float) -> datetime | None:
+    """When the oldest wake-up still waiting in `queue_name` was sent; None when the
+    queue is empty. Redis: the message at the head of the queue (Dramatiq's queues are
+    first in, first out). RabbitMQ cannot show its head without taking it, so a queue
+    that holds messages answers `default_age` seconds ago. Raises when the broker cannot
+    be asked."""
+    client = getattr(broker, "client", None)
+    if client is not None:  # Redis
+        namespace = getattr(broker, "namespace", "dramatiq")
+        head = client.lindex(f"{namespace}:{queue_name}", 0)
+        if head is None:
+            return None
+        data = client.hget(f"{namespace}:{queue_name}.msgs", head)
+        if data is None:  # taken meanwhile
+            return None
+        return datetime.fromtimestamp(Message.decode(data).message_timestamp / 1000, timezone.utc)
+    counts = getattr(broker, "get_queue_message_counts", None)
+    if counts is not None:  # RabbitMQ
+        return datetime.now(timezone.utc) - timedelta(seconds=default_age) if counts(queue_name)[0] else None
+    return None
 
 
 def _resolve(ledger: LedgerSource) -> Ledger:

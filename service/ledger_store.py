@@ -75,10 +75,12 @@ async def insert_entries(db: Database, requests: Sequence[DeliveryRequest], now:
     return [d["_id"] for d in docs if d["_id"] not in existing]
 
 
-async def due_entries(db: Database, now: datetime, limit: int) -> list[str]:
-    """Open entries whose `due_at` has passed: a lost wake-up, a due retry, an expired claim."""
-    cursor = db.deliveries.find({"due_at": {"$lte": now}}, {"_id": 1, "state": 1}).limit(limit)
-    return [d["_id"] async for d in cursor if d.get("state") in OPEN_STATES]
+async def due_entries(db: Database, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Open entries whose `due_at` has passed: a lost wake-up, a due retry, an expired
+    claim. Each as `{_id, state, first_attempt_at, due_at}`."""
+    cursor = db.deliveries.find({"due_at": {"$lte": now}},
+                                {"_id": 1, "state": 1, "first_attempt_at": 1, "due_at": 1}).limit(limit)
+    return [d async for d in cursor if d.get("state") in OPEN_STATES]
 
 
 async def mark_woken(db: Database, ids: Sequence[str], now: datetime, *, wake_grace: float) -> None:

@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 from datetime import datetime, timedelta, timezone
 
-from delivery.actors import binding
+from dramatiq import Message
+
+from delivery.actors import ACTOR_NAME, binding
 from delivery.ledger import new_entry
 from service.db import Database
+from delivery.worker import make_broker, oldest_queued
 from service.delivery_bridge import DeliveryBridge
 from tests.delivery.test_ledger import _request
 from tests.service.conftest import make_config
+from tests.support.rabbitmq import require_rabbitmq_url, unique_queue
 
 
 async def test_due_entries_are_woken_except_those_queued_or_unrecorded_here(mongo_uri, tmp_path):
@@ -27,7 +31,7 @@ async def test_due_entries_are_woken_except_those_queued_or_unrecorded_here(mong
         lost, queued, unrecorded = (_request(url="http://127.0.0.1:9/hook", n=n) for n in range(3))
         await db.deliveries.insert_many([new_entry(r, past, wake_grace=1.0) for r in (lost, queued, unrecorded)])
         woken: list[str] = []
-        bridge.wake = lambda ids, claims=(): woken.extend(ids)  # what would go to the workers
+        bridge.wake = lambda ids, claims=(), requests=(): woken.extend(ids)  # what would go to the workers
         b = binding()
         with b._lock:
             b.prepared[queued.id] = None  # waiting in the local queue with its birth claim
@@ -48,3 +52,74 @@ async def test_due_entries_are_woken_except_those_queued_or_unrecorded_here(mong
     finally:
         await bridge.stop()
         await db.close()
+
+
+def _head(broker, queue: str, sent_at: datetime) -> None:
+    """A wake-up sent at `sent_at`, waiting at the head of `queue`."""
+    broker.enqueue(Message(queue_name=queue, actor_name=ACTOR_NAME, args=("dlv_head",), kwargs={}, options={},
+                           message_timestamp=int(sent_at.timestamp() * 1000)))
+
+
+async def test_a_never_attempted_entry_whose_wake_up_still_waits_in_the_broker_is_not_woken_again(
+        mongo_uri, tmp_path, redis_url):
+    """`tocsin worker` processes behind a backlog: an entry woken after the oldest wake-up
+    the queue still holds has its wake-up in the queue; one woken before it lost its
+    wake-up (or its claim failed), and a retry or an expired claim is woken in any case."""
+    queue = unique_queue()
+    config = make_config(mongo_uri, tmp_path, redis_url=redis_url, delivery_queue=queue,
+                         delivery_wake_grace_seconds=1.0)
+    db = Database.connect(mongo_uri, config.mongodb_database)
+    bridge = DeliveryBridge(config, db, mongo_uri)
+    await bridge.start()
+    bridge._reconciler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await bridge._reconciler
+    try:
+        now = datetime.now(timezone.utc)
+        lost, queued, retry = (_request(url="http://127.0.0.1:9/hook", n=n) for n in range(3))
+        entries = [new_entry(lost, now - timedelta(minutes=10), wake_grace=1.0),
+                   new_entry(queued, now - timedelta(seconds=3), wake_grace=1.0),
+                   new_entry(retry, now - timedelta(seconds=3), wake_grace=1.0)]
+        entries[2]["first_attempt_at"] = now - timedelta(seconds=4)  # attempt 1 failed: a retry is due
+        await db.deliveries.insert_many(entries)
+        _head(bridge.broker, queue, now - timedelta(seconds=5))
+        woken: list[str] = []
+        bridge.wake = lambda ids, claims=(), requests=(): woken.extend(ids)
+        assert await bridge.reconcile() == 2
+        assert sorted(woken) == sorted([lost.id, retry.id]) and bridge.held_seen == 1
+        bridge.broker.flush(queue)  # the broker restarted empty: the queued wake-up is lost too
+        woken.clear()
+        assert await bridge.reconcile() == 1 and woken == [queued.id]
+    finally:
+        with contextlib.suppress(Exception):
+            bridge.broker.flush(queue)
+        await bridge.stop()
+        await db.close()
+
+
+def test_the_oldest_queued_wake_up_of_each_broker(redis_url):
+    sent = datetime.now(timezone.utc) - timedelta(seconds=42)
+    redis = make_broker(redis_url)
+    queue = unique_queue()
+    try:
+        redis.declare_queue(queue)
+        assert oldest_queued(redis, queue, default_age=30.0) is None
+        _head(redis, queue, sent)
+        _head(redis, queue, sent + timedelta(seconds=10))
+        assert abs((oldest_queued(redis, queue, default_age=30.0) - sent).total_seconds()) < 0.01
+    finally:
+        redis.flush(queue)
+        redis.close()
+    rabbit = make_broker(require_rabbitmq_url())
+    try:
+        rabbit.declare_queue(queue)
+        assert oldest_queued(rabbit, queue, default_age=30.0) is None
+        _head(rabbit, queue, sent)
+        head = oldest_queued(rabbit, queue, default_age=30.0)  # it cannot peek: a grace-based age
+        assert head is not None and 29 < (datetime.now(timezone.utc) - head).total_seconds() < 40
+    finally:
+        with contextlib.suppress(Exception):
+            rabbit.channel.queue_delete(queue)
+            rabbit.channel.queue_delete(f"{queue}.DQ")
+            rabbit.channel.queue_delete(f"{queue}.XQ")
+        rabbit.close()
