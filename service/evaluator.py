@@ -146,6 +146,12 @@ class Evaluator:
             try:
                 await self.step()
             except asyncio.CancelledError:
+                # Cut mid-round (a shutdown): what this round evaluated may not all be
+                # stored (its ledger entries, its alert events), so its resume point must
+                # not be written: `release()` writes none without an engine, and the next
+                # owner evaluates those events again from the last checkpoint (their alert
+                # events and entries have deterministic ids: nothing is stored twice).
+                self.engine = None
                 raise
             except Exception:
                 log.exception("evaluation step failed; rebuilding from the last checkpoint")

@@ -132,3 +132,35 @@ async def test_join_returns_for_an_evaluator_whose_partition_is_another_replicas
         loop.cancel()
         with pytest.raises(asyncio.CancelledError):
             await loop
+
+
+async def test_a_round_cut_by_a_shutdown_is_evaluated_again_by_the_next_owner(db, clock, mongo_uri, tmp_path):
+    """Cancelled between a round's ledger entries and its alert events (a replica told to
+    stop while it writes): `release()` must not write a resume point past those events,
+    or the next owner never stores their alert events (nor, cut a step earlier, their
+    ledger entries: a page lost)."""
+    first = evaluator(db, clock, mongo_uri, tmp_path)
+    await first.step()  # owns the partition, checkpoint at seq 0
+    await store_events(db, [event("s", "execution.started", START)])
+    await first.step()  # evaluated, not yet checkpointed (at most one a second)
+    entered, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(*args, **kwargs):
+        entered.set()
+        await never.wait()
+
+    first.outbox._insert_alert_events = stuck  # the alert events' write is in flight
+    loop = asyncio.create_task(first.run())
+    await store_events(db, [event("f", "execution.failed", START)])
+    first.wake.set()
+    async with asyncio.timeout(15):
+        await entered.wait()
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    assert await db.deliveries.count_documents({}) == 1 and await fired(db) == []
+    await first.release()
+    second = evaluator(db, clock, mongo_uri, tmp_path)
+    await second.step()
+    assert await fired(db) == ["failures"]
+    assert await db.deliveries.count_documents({}) == 1  # the same entry, not a second one
