@@ -76,13 +76,19 @@ def test_a_fresh_entry_is_claimable_once_then_after_its_lease(ledger):
     assert ledger.claim("dlv-unknown", now=T0, lease=LEASE, token="c") is None
 
 
-def test_a_retry_is_claimable_when_due_and_counts_its_attempt(ledger):
-    request = _request()
+def _failed_once(ledger: MongoLedger, request):
+    """`request`'s entry after attempt 1 (claimed by "a" at T0) failed: a retry at T0 + 20 s."""
     _add(ledger, request)
     claim = ledger.claim(request.id, now=T0, lease=LEASE, token="a")
     retry_at = T0 + timedelta(seconds=20)
     ledger.record(_outcome(claim, PENDING, next_attempt_at=retry_at))
     settle(ledger)
+    return claim, retry_at
+
+
+def test_a_retry_is_claimable_when_due_and_counts_its_attempt(ledger):
+    request = _request()
+    claim, retry_at = _failed_once(ledger, request)
     entry = _entry(ledger, request.id)
     assert entry["state"] == PENDING and entry["due_at"] == entry["next_attempt_at"] == retry_at
     assert entry["claimed_by"] is None and entry["lease_until"] is None
@@ -327,11 +333,7 @@ def test_a_carried_request_of_an_entry_already_attempted_falls_back_to_reading_t
     """A retry is due: the request a late wake-up carried is attempt 1's, so the claim
     reads the entry and counts its attempts as any claim does."""
     request = _request()
-    _add(ledger, request)
-    first = ledger.claim(request.id, now=T0, lease=LEASE, token="a")
-    retry_at = T0 + timedelta(seconds=20)
-    ledger.record(_outcome(first, PENDING, next_attempt_at=retry_at))
-    settle(ledger)
+    _, retry_at = _failed_once(ledger, request)
     second = ledger.claim(request.id, now=retry_at, lease=LEASE, token="b", request=request)
     assert second is not None and second.attempt == 2 and second.first_attempt_at == T0
 
