@@ -146,11 +146,6 @@ def birth_claims(requests: Iterable[DeliveryRequest], now: datetime) -> list[Cla
     return [birth_claim(r, f"{b.worker_id}:{uuid.uuid4().hex[:8]}", now, lease) for r in requests]
 
 
-def wake_claimed(claims: Iterable[Claim]) -> int:
-    """Wake entries written with their birth claims (only those actually written)."""
-    return wake_entries(claims)
-
-
 def queued_here() -> set[str]:
     """Entries woken with their birth claim and still waiting for a local worker."""
     b = binding()
@@ -193,4 +188,4 @@ def _deliver(delivery_id: str, request: dict | None = None) -> None:
     deliver(delivery_id, request=DeliveryRequest.from_dict(request) if request else None)
 
 
-__all__ = ["setup", "binding", "wake", "wake_entries", "wake_claimed", "birth_claims", "queued_here", "deliver"]
+__all__ = ["setup", "binding", "wake", "wake_entries", "birth_claims", "queued_here", "deliver"]

@@ -140,16 +140,14 @@ class GroupCommit(Generic[T]):
         self.retrying = False  # the batch being written failed before (read by `write`)
         self.name = name
         self._cond = threading.Condition()
-        self._queue: list[tuple[T, threading.Event]] = []
-        self._queued_at: list[float] = []  # monotonic time each queued item was added
+        self._queue: list[tuple[T, threading.Event, float]] = []  # item, written, when added (clock)
         self._thread: threading.Thread | None = None
         self._closed = False
 
     def add(self, item: T) -> bool:
         done = threading.Event()
         with self._cond:
-            self._queue.append((item, done))
-            self._queued_at.append(self.clock())
+            self._queue.append((item, done, self.clock()))
             if not self._closed and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
@@ -159,13 +157,16 @@ class GroupCommit(Generic[T]):
         return done.wait(self.wait_seconds) if self.wait_seconds > 0 else False
 
     def _caught_up(self) -> bool:
-        return not self._queued_at or self.clock() - self._queued_at[0] <= self.max_lag_seconds  # type: ignore[operator]
+        return self._lag() <= self.max_lag_seconds  # type: ignore[operator]
+
+    def _lag(self) -> float:
+        return self.clock() - self._queue[0][2] if self._queue else 0.0
 
     @property
     def lag(self) -> float:
         """Seconds the oldest queued item has waited (0 when none is queued)."""
         with self._cond:
-            return self.clock() - self._queued_at[0] if self._queued_at else 0.0
+            return self._lag()
 
     @property
     def backlog(self) -> int:
@@ -196,7 +197,7 @@ class GroupCommit(Generic[T]):
                                         self.linger_seconds)
                 batch = self._queue[: self.max_batch]
             try:
-                self.write([item for item, _ in batch])
+                self.write([item for item, _, _ in batch])
             except (ConnectionFailure, OperationFailure) as exc:  # the database is away: keep it, try again
                 if isinstance(exc, OperationFailure) and not exc.timeout:
                     log.exception("%s: dropped a batch of %d the database refused", self.name, len(batch))
@@ -212,12 +213,11 @@ class GroupCommit(Generic[T]):
             backoff = 0.05
             self.retrying = False
             if self.settled is not None:
-                self.settled([item for item, _ in batch])
+                self.settled([item for item, _, _ in batch])
             with self._cond:
                 del self._queue[: len(batch)]
-                del self._queued_at[: len(batch)]
                 self._cond.notify_all()
-            for _, done in batch:
+            for _, done, _ in batch:
                 done.set()
 
 

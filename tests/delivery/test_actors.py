@@ -19,7 +19,7 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
 import delivery
-from delivery.actors import QUEUE_NAME, binding, birth_claims, deliver, wake_claimed, wake_entries
+from delivery.actors import QUEUE_NAME, binding, birth_claims, deliver, wake_entries
 from delivery.ledger import FAILED, PENDING, SENDING, SENT, MemoryLedger, new_entry
 from delivery.worker import make_broker, start_in_process
 from tests.delivery.support import SECRETS, WebhookChannel, make_runtime, one_request
@@ -286,7 +286,7 @@ def test_an_entry_born_claimed_is_sent_once_without_a_claim(stub, receiver):
         ledger.entries[request.id] = new_entry(request, now, wake_grace=10.0, claim=claim)
     assert ledger.entries[request.id]["state"] == SENDING
     assert ledger.claim(request.id, now=now, lease=60.0, token="other") is None
-    wake_claimed([claim])
+    wake_entries([claim])
     assert ledger.wait_final(1)
     delivery.wake([request.id])
     broker.join(QUEUE_NAME)
@@ -307,7 +307,7 @@ def test_a_birth_claim_whose_lease_expired_does_not_send_over_a_newer_claim(rece
         (claim,) = birth_claims([request], born)
         with ledger.cond:
             ledger.entries[request.id] = new_entry(request, born, wake_grace=10.0, claim=claim)
-        wake_claimed([claim])  # the wake-up waits in a long queue (no worker consumes here)
+        wake_entries([claim])  # the wake-up waits in a long queue (no worker consumes here)
         later = claim.lease_until + timedelta(seconds=1)
         other = ledger.claim(request.id, now=later, lease=60.0, token="reconciled-worker")
         assert other is not None  # the reconciler woke the expired entry; a worker claimed it

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 
 import httpx
@@ -13,6 +12,7 @@ from pymongo import MongoClient
 
 from tests.e2e.conftest import metric, tocsin_serve
 from tests.service.receiver import Receiver
+from tests.support.processes import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,9 +32,8 @@ def test_timer_fires_once_after_kill_and_restart(mongo_uri, tmp_path):
             r = httpx.post(f"{url}/v1/events", json={"id": "s1", "type": "execution.started",
                                                      "instance": {"id": "i1"}, "execution": {"id": "x1"}})
             assert r.status_code == 202
-            deadline = time.monotonic() + 10
-            while metric(url, "tocsin_events_evaluated_total") < 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: metric(url, "tocsin_events_evaluated_total") >= 1, timeout=10,
+                     message="the started event was not evaluated")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         assert receiver.count == 0
@@ -44,10 +43,8 @@ def test_timer_fires_once_after_kill_and_restart(mongo_uri, tmp_path):
                 assert receiver.wait_for(1, timeout=20)
                 # Settled: every ledger entry has its final state, so nothing is left to send.
                 deliveries = client[database].deliveries
-                deadline = time.monotonic() + 20
-                while deliveries.count_documents({"state": {"$in": ["pending", "sending"]}}) \
-                        and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                wait_for(lambda: not deliveries.count_documents({"state": {"$in": ["pending", "sending"]}}),
+                         timeout=20, message="ledger entries still open")
                 assert deliveries.count_documents({}) == deliveries.count_documents({"state": "sent"}) == 1
             assert receiver.count == 1
             assert client[database].alert_events.count_documents({}) == 1
