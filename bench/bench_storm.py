@@ -143,8 +143,16 @@ def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str] | None, log: Path,
 
 def _killpg(proc: subprocess.Popen, sig: int) -> None:
     # The group id is the child's own pid (setsid); a pid stays reserved while its group lives.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    # A child started by someone else (the database of service.embedded) leads no group of
+    # its own: it gets the signal itself, so the bench never removes its files under it.
+    try:
         os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+    except PermissionError:
+        pass
 
 
 def stop(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
