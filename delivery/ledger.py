@@ -166,15 +166,22 @@ def claim_from_entry(entry: dict[str, Any], token: str, lease_until: datetime) -
 
 
 def outcome_update(outcome: Outcome, now: datetime) -> dict[str, Any]:
-    """The one update that records an attempt and the entry's next state."""
+    """The one update that records an attempt and the entry's next state. A final entry
+    loses its `due_at` altogether (`$unset`), so it leaves the sparse `due_at` index:
+    the reconciler's look at due entries then costs what the open entries cost, not
+    what the whole history costs (service/db.py)."""
     fields: dict[str, Any] = {"state": outcome.state, "claimed_by": None, "lease_until": None,
-                              "updated_at": now, "next_attempt_at": outcome.next_attempt_at,
-                              "due_at": outcome.next_attempt_at}
+                              "updated_at": now, "next_attempt_at": outcome.next_attempt_at}
     if outcome.first_attempt_at is not None:
         fields["first_attempt_at"] = outcome.first_attempt_at
     if outcome.render_warnings:
         fields["render_warnings"] = list(outcome.render_warnings)
-    return {"$set": fields, "$push": {"attempts": outcome.attempt}}
+    update: dict[str, Any] = {"$set": fields, "$push": {"attempts": outcome.attempt}}
+    if outcome.next_attempt_at is None:
+        update["$unset"] = {"due_at": ""}
+    else:
+        fields["due_at"] = outcome.next_attempt_at
+    return update
 
 
 def outcome_filter(outcome: Outcome) -> dict[str, Any]:
@@ -244,6 +251,8 @@ class MemoryLedger:
                 return
             update = outcome_update(outcome, datetime.now(timezone.utc))
             entry.update(update["$set"])
+            for name in update.get("$unset", ()):
+                entry.pop(name, None)
             entry["attempts"].append(dict(outcome.attempt))
             if outcome.event is not None:
                 self.events.append(outcome.event)
@@ -251,7 +260,7 @@ class MemoryLedger:
 
     def due(self, now: datetime) -> list[str]:
         with self.cond:
-            return [i for i, e in self.entries.items() if e["due_at"] is not None and e["due_at"] <= now]
+            return [i for i, e in self.entries.items() if e.get("due_at") is not None and e["due_at"] <= now]
 
     def wait_final(self, count: int, timeout: float = 10.0) -> bool:
         """Block until `count` entries are `sent` or `failed` (False on timeout)."""

@@ -153,7 +153,7 @@ def test_final_outcomes_clear_due_at_and_emit_their_event_once():
         ledger.record(_outcome(claim, state))
         entry = ledger.entries[request.id]
         assert entry["state"] == state
-        assert entry["due_at"] is None and entry["next_attempt_at"] is None
+        assert "due_at" not in entry and entry["next_attempt_at"] is None
         assert entry["claimed_by"] is None and entry["lease_until"] is None
         later = T0 + timedelta(days=1)
         assert not claimable(entry, later)
@@ -214,7 +214,7 @@ def test_a_stale_claimants_late_success_still_counts():
     ledger, stale, fresh, later = _reclaimed(request)
     ledger.record(_outcome(stale, SENT))
     entry = ledger.entries[request.id]
-    assert entry["state"] == SENT and entry["claimed_by"] is None and entry["due_at"] is None
+    assert entry["state"] == SENT and entry["claimed_by"] is None and "due_at" not in entry
     assert [e["type"] for e in ledger.events] == ["notification.sent"]
     # the new claimant's outcome, whatever it is, does not move it out of `sent`
     ledger.record(_outcome(fresh, FAILED, at=later))

@@ -109,7 +109,7 @@ def test_a_final_outcome_is_written_with_its_event(ledger):
     settle(ledger)
     for request, state in ((sent, SENT), (failed, FAILED)):
         entry = _entry(ledger, request.id)
-        assert entry["state"] == state and entry["due_at"] is None and entry["claimed_by"] is None
+        assert entry["state"] == state and "due_at" not in entry and entry["claimed_by"] is None
         assert [a["attempt"] for a in entry["attempts"]] == [1]
         assert ledger.claim(request.id, now=T0 + timedelta(days=1), lease=LEASE, token="b") is None
     stored = _events(ledger)
@@ -343,3 +343,39 @@ def test_a_carried_request_gets_the_longer_lease_of_a_slow_channel_in_its_one_up
     _add(ledger, slow)
     claim = ledger.claim(slow.id, now=T0, lease=LEASE, token="a", request=slow)
     assert claim.lease_until == T0 + timedelta(seconds=60) == _entry(ledger, slow.id)["lease_until"]
+
+
+async def test_the_due_index_holds_open_entries_only_and_an_older_one_is_replaced(mongo_uri):
+    """`due_at` is sparse and a final outcome unsets the field: the reconciler's look at
+    due entries walks the open entries, not the sent history (on the embedded database
+    an index of nulls cost it 616 ms a look with 20,000 sent entries). An index from an
+    earlier version (not sparse, final entries with `due_at: null`) is replaced."""
+    from service.db import Database
+    from service.ledger_store import due_entries
+
+    db = Database.connect(mongo_uri, f"due_{uuid.uuid4().hex[:12]}")
+    sent, due, later = (_request(n=n) for n in (1, 2, 3))
+    try:
+        await db.deliveries.create_index("due_at", name="due_at")  # as an earlier version made it
+        old = new_entry(sent, T0, wake_grace=10.0) | {"state": SENT, "due_at": None}
+        await db.deliveries.insert_many([old, new_entry(due, T0, wake_grace=10.0),
+                                         new_entry(later, T0 + timedelta(hours=1), wake_grace=10.0)])
+        await db.ensure_indexes(timedelta(days=1))
+        await db.ensure_indexes(timedelta(days=1))  # a second start (or replica) changes nothing
+        assert (await db.deliveries.index_information())["due_at"].get("sparse") is True
+        assert "due_at" not in await db.deliveries.find_one({"_id": sent.id})
+        assert [d["_id"] for d in await due_entries(db, T0 + timedelta(minutes=1), 100)] == [due.id]
+        indexed = [d["_id"] async for d in db.deliveries.find({}, {"_id": 1}).hint("due_at")]
+        assert sorted(indexed) == sorted([due.id, later.id])
+
+        ledger = MongoLedger(mongo_uri, db.db.name)
+        try:
+            ledger.record(_outcome(ledger.claim(due.id, now=T0 + timedelta(minutes=1), lease=LEASE, token="a"), SENT))
+            settle(ledger)
+        finally:
+            ledger.close()
+        indexed = [d["_id"] async for d in db.deliveries.find({}, {"_id": 1}).hint("due_at")]
+        assert indexed == [later.id]
+    finally:
+        await db.client.drop_database(db.db.name)
+        await db.close()
