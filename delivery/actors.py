@@ -7,9 +7,22 @@
 A message carries the entry's id, and for a fresh entry woken by a worker in another
 process also its request (a copy: the ledger holds it). The actor claims the entry
 (nothing else sends it while the claim's lease holds; with the request, one conditional
-update and no read), sends it once and records the outcome (`delivery.pipeline.attempt`). A message for an entry that is not
-claimable (already sent, claimed by a live worker, not yet due) does nothing, so a
-duplicate or late wake-up is harmless. Retries are not messages: the ledger keeps
+update and no read), sends it once and records the outcome (`delivery.pipeline.attempt`).
+A message for an entry that is not claimable (already sent, claimed by a live worker,
+not yet due) does nothing, so a duplicate or late wake-up is harmless.
+
+Birth claims. A fresh entry can be written already claimed (`sending`, a token, a lease
+from its birth), so that no claim is written at all:
+- workers of the writing process (the embedded default) find the claim in memory
+  (`Binding.prepared`);
+- with a Redis broker, the wake-up carries the claim (`birth`: token, lease end, lease)
+  to a `tocsin worker` in another process, which adopts it with one `SET NX` in Redis
+  (`_adopt`) instead of an update of the database: every copy of that wake-up (Dramatiq
+  requeues a dead worker's messages; a timed-out enqueue may have gone through twice)
+  competes for the one key, which lives as long as the birth lease. A copy that finds
+  less than two thirds of that lease left renews it in the ledger first (one conditional
+  update, as a late local one does). After the lease, ordinary claims apply. RabbitMQ
+  has no such lock at hand: its entries are born `pending` and claimed as above. Retries are not messages: the ledger keeps
 `next_attempt_at` and the reconciler wakes the entry when it is due. Dramatiq's own
 retries are off; a database outage during the claim drops the wake-up (the entry stays
 due in the ledger and is woken again), never the delivery.
@@ -26,11 +39,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import dramatiq
 from dramatiq.broker import Broker
 
-from delivery.ledger import Claim, Ledger, birth_claim
+from delivery.ledger import Claim, Ledger, birth_claim, lease_for
 from delivery.request import DeliveryRequest
 from delivery.outcome_log import log_outcome
 from delivery.pipeline import attempt
@@ -108,17 +122,20 @@ def wake_entries(items: Iterable[Wake]) -> int:
     broker refuses (the entries stay due in the ledger: nothing is lost). An item is:
     - an entry id: the worker claims the entry from the ledger;
     - a birth `Claim` (the entry was written claimed by it, `birth_claims`): a worker of
-      this process finds it here and sends with no claim round trip;
+      this process finds it here and sends with no claim round trip; a worker in
+      another process (Redis) gets it in the message and adopts it (`_adopt`);
     - a fresh entry's `DeliveryRequest`: a worker in another process gets the request in
       the message and claims the entry with one conditional update and no read of it
       (`Ledger.claim(request=)`); in this process, the same as its id."""
     b = binding()
     sent = 0
     for item in items:
-        if isinstance(item, Claim):
+        if isinstance(item, Claim) and b.local:
             with b._lock:
                 b.prepared[item.id] = item
             b.actor.send(item.id)
+        elif isinstance(item, Claim):
+            b.actor.send(item.id, item.request.to_dict(), _birth_message(item, _lease(b)))
         elif isinstance(item, DeliveryRequest):
             if b.local:
                 b.actor.send(item.id)
@@ -137,10 +154,11 @@ def wake(delivery_ids: Iterable[str]) -> int:
 
 def birth_claims(requests: Iterable[DeliveryRequest], now: datetime) -> list[Claim]:
     """Claims for entries about to be written, when this process's own workers will send
-    them (embedded mode): the entry is born `sending` and needs no claim round trip.
-    Empty when the workers are elsewhere (they claim from the ledger)."""
+    them (embedded mode) or workers elsewhere can adopt them (a Redis broker): the entry
+    is born `sending` and needs no claim written. Empty otherwise (RabbitMQ: workers
+    claim from the ledger)."""
     b = binding()
-    if not b.local:
+    if not b.local and _adoption_keys(b.broker) is None:
         return []
     lease = _lease(b)
     return [birth_claim(r, f"{b.worker_id}:{uuid.uuid4().hex[:8]}", now, lease) for r in requests]
@@ -153,10 +171,12 @@ def queued_here() -> set[str]:
         return set(b.prepared)
 
 
-def deliver(delivery_id: str, *, now: datetime | None = None, request: DeliveryRequest | None = None) -> str | None:
+def deliver(delivery_id: str, *, now: datetime | None = None, request: DeliveryRequest | None = None,
+            birth: dict[str, Any] | None = None) -> str | None:
     """Claim, send once and record one entry; returns the recorded state, or None when
     the entry was not ours to send (or the database could not be reached). `request` is
-    the fresh entry's request a wake-up from another process carried."""
+    the fresh entry's request a wake-up from another process carried, `birth` the claim
+    it was written with (`_birth_message`)."""
     b = binding()
     now = now or datetime.now(timezone.utc)
     token = f"{b.worker_id}:{uuid.uuid4().hex[:8]}"
@@ -167,6 +187,10 @@ def deliver(delivery_id: str, *, now: datetime | None = None, request: DeliveryR
             # Its lease ran out while it waited in a storm's queue: still ours if nobody
             # took it meanwhile (one conditional update), else claimed like any entry.
             prepared = b.ledger.renew(prepared, now=now, lease=_lease(b))
+        elif birth is not None and request is not None:
+            prepared = _adopt(b, request, birth, now=now, token=token)
+            if prepared is None:
+                return None
         claim = prepared or b.ledger.claim(delivery_id, now=now, lease=_lease(b), token=token, request=request)
     except Exception as exc:  # the database is away: the entry stays due, it is woken again
         log.warning("delivery %s not claimed (%s: %s); the reconciler will wake it again",
@@ -180,12 +204,60 @@ def deliver(delivery_id: str, *, now: datetime | None = None, request: DeliveryR
     return outcome.state
 
 
+# A copy of a birth claim's wake-up adopts it without a write while this much of the
+# birth lease is left: enough for the send (a lease is three channel timeouts) and for
+# the outcome's write (`tocsin worker` holds its threads while outcomes lag a third).
+ADOPT_LEFT = 2 / 3
+
+
 def _lease(b: Binding) -> float:
     return (b.settings or b.runtime.settings).lease_seconds
 
 
-def _deliver(delivery_id: str, request: dict | None = None) -> None:
-    deliver(delivery_id, request=DeliveryRequest.from_dict(request) if request else None)
+def _adoption_keys(broker: Broker) -> tuple[Any, str] | None:
+    """(Redis client, key prefix) when `broker` is a Redis broker, else None."""
+    client = getattr(broker, "client", None)
+    if client is None or not hasattr(client, "set"):
+        return None
+    return client, f"{getattr(broker, 'namespace', 'dramatiq')}:tocsin.adopted:"
+
+
+def _birth_message(claim: Claim, lease: float) -> dict[str, Any]:
+    return {"token": claim.token, "lease_until_ms": int(claim.lease_until.timestamp() * 1000),
+            "lease_seconds": lease_for(claim.request, lease)}
+
+
+def _adopt(b: Binding, request: DeliveryRequest, birth: dict[str, Any], *, now: datetime,
+           token: str) -> Claim | None:
+    """The birth claim a wake-up carried, if this copy of the wake-up is the one that
+    takes it (`SET NX` on a key that lives as long as the birth lease); None when
+    another copy took it. A copy that finds too little lease left renews it in the
+    ledger; one that finds it over, or cannot reach Redis, claims like any wake-up
+    (which fails while the birth lease holds: the reconciler wakes the entry when it
+    ends)."""
+    birth_claim = Claim(request, birth["token"], 1, None,
+                        datetime.fromtimestamp(birth["lease_until_ms"] / 1000, timezone.utc))
+    left = (birth_claim.lease_until - now).total_seconds()
+    keys = _adoption_keys(b.broker)
+    if left <= 0 or keys is None:
+        return b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request)
+    client, prefix = keys
+    try:
+        ours = client.set(prefix + request.id, token, nx=True, px=max(1, int(left * 1000)))
+    except Exception as exc:
+        log.warning("delivery %s: birth claim not adopted (%s: %s); claiming it from the ledger",
+                    request.id, type(exc).__name__, exc)
+        return b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request)
+    if not ours:
+        return None  # another copy of this wake-up holds it
+    if left >= ADOPT_LEFT * float(birth["lease_seconds"]):
+        return birth_claim
+    return (b.ledger.renew(birth_claim, now=now, lease=_lease(b))
+            or b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request))
+
+
+def _deliver(delivery_id: str, request: dict | None = None, birth: dict | None = None) -> None:
+    deliver(delivery_id, request=DeliveryRequest.from_dict(request) if request else None, birth=birth)
 
 
 __all__ = ["setup", "binding", "wake", "wake_entries", "birth_claims", "queued_here", "deliver"]

@@ -375,3 +375,97 @@ def test_redis_broker_delivers_and_retries(redis_url, receiver):
         handle.stop()
         broker.flush_all()
         broker.close()
+
+
+class CountingLedger(MemoryLedger):
+    """A MemoryLedger that counts the claims and renewals written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def claim(self, delivery_id, *, now, lease, token, request=None):
+        self.writes.append("claim")
+        return super().claim(delivery_id, now=now, lease=lease, token=token, request=request)
+
+    def renew(self, claim, *, now, lease):
+        self.writes.append("renew")
+        return super().renew(claim, now=now, lease=lease)
+
+
+@contextlib.contextmanager
+def serve_with_redis(redis_url, ledger):
+    """`tocsin serve` with workers elsewhere on Redis: the actor bound, not local."""
+    broker = make_broker(redis_url)
+    broker.flush_all()
+    delivery.setup(broker, ledger, runtime=make_runtime())
+    try:
+        yield broker
+    finally:
+        broker.flush_all()
+        broker.close()
+
+
+def _born(ledger: MemoryLedger, request, now: datetime):
+    (claim,) = birth_claims([request], now)
+    with ledger.cond:
+        ledger.entries[request.id] = new_entry(request, now, wake_grace=10.0, claim=claim)
+    return claim
+
+
+def _queued_args(broker) -> list[list]:
+    """The arguments of every wake-up waiting in Redis, as a worker elsewhere gets them."""
+    raw = broker.client.hvals(f"{broker.namespace}:{QUEUE_NAME}.msgs")
+    return [list(Message.decode(m).args) for m in raw]
+
+
+def test_a_birth_claim_travels_through_redis_and_one_copy_of_its_wake_up_sends_it(redis_url, receiver):
+    """With Redis workers elsewhere, an entry is born `sending` and its wake-up carries
+    the claim: a worker adopts it with no write to the ledger. A second copy of the
+    wake-up (a requeued or doubly enqueued message) finds the claim taken in Redis
+    and sends nothing, even before the first copy's outcome is recorded."""
+    ledger = CountingLedger()
+    with serve_with_redis(redis_url, ledger) as broker:
+        request = one_request(WebhookChannel("ops", url=receiver.url), id="ae-born-redis")
+        claim = _born(ledger, request, datetime.now(timezone.utc))
+        assert ledger.entries[request.id]["state"] == SENDING
+        assert wake_entries([claim]) == 1
+        (args,) = _queued_args(broker)
+        assert args[:2] == [request.id, request.to_dict()] and args[2]["token"] == claim.token
+        binding().actor.fn(*args)  # the first copy
+        binding().actor.fn(*args)  # a second copy of the same wake-up
+        entry = ledger.entries[request.id]
+        assert entry["state"] == SENT and len(entry["attempts"]) == 1
+        assert len(receiver.requests) == 1
+        assert ledger.writes == []  # adopted: neither a claim nor a renewal was written
+
+
+def test_a_late_copy_renews_the_birth_lease_and_a_copy_after_it_claims_from_the_ledger(redis_url, receiver):
+    """A wake-up that waited in a storm's queue until less than two thirds of the birth
+    lease is left renews the claim in the ledger before sending (one conditional
+    update). Once the lease is over, a copy claims like any wake-up and sends nothing
+    over the claim of the worker the reconciler woke."""
+    ledger = CountingLedger()
+    with serve_with_redis(redis_url, ledger) as broker:
+        born = datetime.now(timezone.utc)
+        late = one_request(WebhookChannel("ops", url=receiver.url), id="ae-born-late")
+        claim = _born(ledger, late, born)
+        wake_entries([claim])
+        (args,) = _queued_args(broker)
+        lease = args[2]["lease_seconds"]
+        half = born + timedelta(seconds=lease / 2)
+        assert deliver(late.id, now=half, request=late, birth=args[2]) == SENT
+        assert ledger.writes == ["renew"]
+        assert ledger.entries[late.id]["attempts"][0]["attempt"] == 1
+
+        broker.flush_all()
+        over = one_request(WebhookChannel("ops", url=receiver.url), id="ae-born-over")
+        claim = _born(ledger, over, born)
+        wake_entries([claim])
+        (args,) = _queued_args(broker)
+        after = claim.lease_until + timedelta(seconds=1)
+        assert ledger.claim(over.id, now=after, lease=60.0, token="reconciled-worker") is not None
+        ledger.writes.clear()
+        assert deliver(over.id, now=after, request=over, birth=args[2]) is None
+        assert ledger.writes == ["claim"]  # tried the ledger, which the other worker holds
+        assert len(receiver.requests) == 1  # only the late one went out
