@@ -28,7 +28,7 @@ from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 
 from delivery.actors import Wake, birth_claims, queued_here, setup, wake_entries
-from delivery.ledger import PENDING, Claim
+from delivery.ledger import PENDING, SENDING, Claim
 from delivery.request import DeliveryRequest
 from delivery.settings import DeliverySettings, RetryPolicy
 from delivery.worker import WorkerHandle, make_broker, oldest_queued, start_in_process
@@ -202,7 +202,9 @@ class DeliveryBridge:
     async def _still_queued(self, due: list[dict], now: datetime) -> set[str]:
         """Never-attempted entries whose last wake-up is younger than the oldest one the
         broker still holds (`tocsin worker` processes): that wake-up waits in the queue,
-        which is first in, first out. In a storm on a slow database the queue held a
+        which is first in, first out. (An entry born claimed for Redis workers, `sending`
+        and never attempted, counts its birth as its last wake-up: behind a backlog longer
+        than its lease it would be woken again as well.) In a storm on a slow database the queue held a
         minute of wake-ups, and waking those entries again each grace period cost the
         database a write per entry, the workers a claim that failed, and the storm half
         its throughput (bench_storm --mode redis: 116 against 65-80 notifications/s with
@@ -220,10 +222,8 @@ class DeliveryBridge:
             return set()
         if head is None:
             return set()
-        # A pending entry's `due_at` is its last wake-up plus the grace (delivery/ledger.py).
         return {d["_id"] for d in due
-                if d.get("state") == PENDING and d.get("first_attempt_at") is None
-                and d["due_at"] - timedelta(seconds=grace) >= head}
+                if d.get("first_attempt_at") is None and (last := _last_wake(d, grace)) is not None and last >= head}
 
     def _held_here(self) -> set[str]:
         """Entries this process will still send or record: woken with their birth claim and
@@ -273,3 +273,13 @@ def _ping(broker: Broker) -> bool:
         return bool(client.ping())
     broker.get_declared_queues()  # RabbitMQ: opens (or reuses) a channel
     return bool(broker.connection.is_open)
+
+
+def _last_wake(entry: dict, grace: float) -> datetime | None:
+    """When a never-attempted entry was last woken: a pending entry's `due_at` is that
+    plus the grace (delivery/ledger.py); one born claimed was woken at its birth."""
+    if entry.get("state") == PENDING:
+        return entry["due_at"] - timedelta(seconds=grace)
+    if entry.get("state") == SENDING:
+        return entry.get("created_at")
+    return None

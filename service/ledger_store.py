@@ -77,9 +77,9 @@ async def insert_entries(db: Database, requests: Sequence[DeliveryRequest], now:
 
 async def due_entries(db: Database, now: datetime, limit: int) -> list[dict[str, Any]]:
     """Open entries whose `due_at` has passed: a lost wake-up, a due retry, an expired
-    claim. Each as `{_id, state, first_attempt_at, due_at}`."""
+    claim. Each as `{_id, state, first_attempt_at, due_at, created_at}`."""
     cursor = db.deliveries.find({"due_at": {"$lte": now}},
-                                {"_id": 1, "state": 1, "first_attempt_at": 1, "due_at": 1}).limit(limit)
+                                {"_id": 1, "state": 1, "first_attempt_at": 1, "due_at": 1, "created_at": 1}).limit(limit)
     return [d async for d in cursor if d.get("state") in OPEN_STATES]
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from dramatiq import Message
 
 from delivery.actors import ACTOR_NAME, binding
-from delivery.ledger import new_entry
+from delivery.ledger import birth_claim, new_entry
 from service.db import Database
 from delivery.worker import make_broker, oldest_queued
 from service.delivery_bridge import DeliveryBridge
@@ -76,20 +76,25 @@ async def test_a_never_attempted_entry_whose_wake_up_still_waits_in_the_broker_i
         await bridge._reconciler
     try:
         now = datetime.now(timezone.utc)
-        lost, queued, retry = (_request(url="http://127.0.0.1:9/hook", n=n) for n in range(3))
+        lost, queued, retry, born_queued, born_lost = (_request(url="http://127.0.0.1:9/hook", n=n) for n in range(5))
         entries = [new_entry(lost, now - timedelta(minutes=10), wake_grace=1.0),
                    new_entry(queued, now - timedelta(seconds=3), wake_grace=1.0),
                    new_entry(retry, now - timedelta(seconds=3), wake_grace=1.0)]
         entries[2]["first_attempt_at"] = now - timedelta(seconds=4)  # attempt 1 failed: a retry is due
+        # Born claimed for Redis workers, their birth leases over: one born after the queue's
+        # head (its wake-up waits behind it), one long before (lost)
+        for request, born in ((born_queued, now - timedelta(minutes=2)), (born_lost, now - timedelta(minutes=10))):
+            entries.append(new_entry(request, born, wake_grace=1.0,
+                                     claim=birth_claim(request, "born-token", born, 1.0)))
         await db.deliveries.insert_many(entries)
-        _head(bridge.broker, queue, now - timedelta(seconds=5))
+        _head(bridge.broker, queue, now - timedelta(minutes=5))
         woken: list[str] = []
         bridge.wake = lambda ids, claims=(), requests=(): woken.extend(ids)
-        assert await bridge.reconcile() == 2
-        assert sorted(woken) == sorted([lost.id, retry.id]) and bridge.held_seen == 1
-        bridge.broker.flush(queue)  # the broker restarted empty: the queued wake-up is lost too
+        assert await bridge.reconcile() == 3
+        assert sorted(woken) == sorted([lost.id, retry.id, born_lost.id]) and bridge.held_seen == 2
+        bridge.broker.flush(queue)  # the broker restarted empty: the queued wake-ups are lost too
         woken.clear()
-        assert await bridge.reconcile() == 1 and woken == [queued.id]
+        assert await bridge.reconcile() == 2 and sorted(woken) == sorted([queued.id, born_queued.id])
     finally:
         with contextlib.suppress(Exception):
             bridge.broker.flush(queue)
