@@ -147,13 +147,15 @@ class BacktestBody(BaseModel):
         return self
 
 
-_MESSAGES = {"extra_forbidden": "unknown field", "model_type": "not an object", "missing": "required"}
+_MESSAGES = {"extra_forbidden": "unknown field", "model_type": "not an object", "missing": "required",
+             "string_type": "must be a string"}
 
 
-def validation_problem(exc: ValidationError, detail: str) -> problems.Problem:
+def validation_problem(exc: ValidationError, detail: str, *, whole: str = "") -> problems.Problem:
     """A request model's refusal as the 422 every route answers (api.md): `errors[]` of
-    `{index: 0, path, message}`, `path` a JSON Pointer into the body (`""` for the whole)."""
-    errors = [{"index": 0, "path": "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in e["loc"]),
+    `{index: 0, path, message}`, `path` a JSON Pointer into the body (`whole` for the
+    body itself: `""`, or the one field a route's body is about)."""
+    errors = [{"index": 0, "path": "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in e["loc"]) or whole,
                "message": _MESSAGES.get(e["type"], e["msg"])}
               for e in exc.errors(include_url=False)]
     return problems.Problem(422, detail, errors=errors)

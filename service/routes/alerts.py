@@ -20,7 +20,7 @@ from sanic.response import json as json_response
 
 from dsl.catalog import SEVERITIES
 from service.api_doc import JSON, Param, documented
-from service.api_models import DURATION, Alert, AlertCommandQueued, AlertContext, AlertDetail, AlertPage, ByComment
+from service.api_models import DURATION, Alert, AlertCommandQueued, AlertContext, AlertDetail, AlertPage, ByComment, validation_problem
 from engine.times import parse_time, rfc3339
 from service.config import parse_duration
 from service.db import Database
@@ -215,10 +215,6 @@ async def context(request: Request, alert_id: str) -> HTTPResponse:
     })
 
 
-_BY_COMMENT_MESSAGES = {"extra_forbidden": "unknown field", "model_type": "not an object",
-                        "string_type": "must be a string"}
-
-
 def _by_comment(request: Request) -> ByComment:
     """The optional body of acknowledge and clear, validated by its API model."""
     if not request.body:
@@ -229,10 +225,7 @@ def _by_comment(request: Request) -> ByComment:
     try:
         return ByComment.model_validate(body)
     except ValidationError as exc:
-        errors = [{"index": 0, "path": "".join(f"/{p}" for p in e["loc"]),
-                   "message": _BY_COMMENT_MESSAGES.get(e["type"], e["msg"])}
-                  for e in exc.errors(include_url=False)]
-        raise Problem(422, "invalid request", errors=errors) from None
+        raise validation_problem(exc, "invalid request") from None
 
 
 async def _command(request: Request, alert_id: str, action: str) -> HTTPResponse:

@@ -16,7 +16,7 @@ from dsl.diagnostics import Diagnostic, error, sort_key
 from dsl.ruleset import RuleSet
 from engine import Engine
 from service.api_doc import JSON, TEXT, Media, Param, documented
-from service.api_models import RULE_NAME, LintResult, ReloadResult, RuleFiles, RulesChange, RulesState, ValidateResult
+from service.api_models import RULE_NAME, LintResult, ReloadResult, RuleFiles, RulesChange, RulesState, ValidateResult, validation_problem
 from service.json_body import media_type, read_json
 from service.problems import Problem
 from service.rules_store import FILE_NAME, errors_of, monitor_rows, template_environment
@@ -42,10 +42,7 @@ def body_files(request: Request) -> dict[str, str]:
     try:
         return RuleFiles.model_validate(read_json(request)).files
     except ValidationError as exc:
-        errors = [{"index": 0, "path": "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in e["loc"]) or "/files",
-                   "message": "unknown field" if e["type"] == "extra_forbidden" else e["msg"]}
-                  for e in exc.errors(include_url=False)]
-        raise Problem(422, "expected {\"files\": {\"name.rules\": \"text\", ...}}", errors=errors) from None
+        raise validation_problem(exc, "expected {\"files\": {\"name.rules\": \"text\", ...}}", whole="/files") from None
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> list[dict]:

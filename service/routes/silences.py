@@ -15,7 +15,7 @@ from sanic.response import json as json_response
 from engine.times import parse_rfc3339, rfc3339
 from service.config import parse_duration
 from service.api_doc import JSON, Param, documented
-from service.api_models import DURATION, Silence, SilencePage
+from service.api_models import DURATION, Silence, SilencePage, validation_problem
 from service.problems import Problem
 from service.json_body import media_type, parse_json
 from service.routes.paging import PAGE, limit_of, page_after
@@ -81,10 +81,10 @@ async def create(request: Request) -> HTTPResponse:
         return bad
     try:
         s = SilenceIn.model_validate(body)
-    except (ValidationError, ValueError) as exc:
-        errors = [{"index": 0, "path": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                  for e in exc.errors(include_url=False)] if isinstance(exc, ValidationError) else []
-        raise Problem(422, "invalid silence", errors=errors) from exc
+    except ValidationError as exc:
+        raise validation_problem(exc, "invalid silence") from None
+    except ValueError as exc:
+        raise Problem(422, "invalid silence", errors=[]) from exc
     now = datetime.now(timezone.utc)
     ends_at = s.ends_at if s.ends_at else now + parse_duration(s.duration or "0s")
     if ends_at <= now or ends_at - now > MAX_SILENCE:  # aware comparisons: no UTC conversion to overflow
