@@ -22,10 +22,12 @@ from its birth), so that no claim is written at all:
   competes for the one key, which lives as long as the birth lease. A copy that finds
   less than two thirds of that lease left renews it in the ledger first (one conditional
   update, as a late local one does). After the lease, ordinary claims apply. RabbitMQ
-  has no such lock at hand: its entries are born `pending` and claimed as above. Retries are not messages: the ledger keeps
-`next_attempt_at` and the reconciler wakes the entry when it is due. Dramatiq's own
-retries are off; a database outage during the claim drops the wake-up (the entry stays
-due in the ledger and is woken again), never the delivery.
+  has no such lock at hand: its entries are born `pending` and claimed as above.
+
+Retries are not messages: the ledger keeps `next_attempt_at` and the reconciler wakes
+the entry when it is due. Dramatiq's own retries are off; a database outage during the
+claim drops the wake-up (the entry stays due in the ledger and is woken again), never
+the delivery.
 
 Dramatiq actors are module globals; `setup()` declares `tocsin.deliver` on the given
 broker (once per broker) and remembers the ledger, so tests can bind a fresh broker.

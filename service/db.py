@@ -121,8 +121,8 @@ class Database:
         """`due_at`, sparse: only open entries have the field (a final one's outcome
         unsets it), so the index holds only them. Indexed as null, the sent history sat
         in front of every due entry, and the embedded database walked all of it on each
-        of the reconciler's looks, once a second: 616 ms with 20,000 sent entries, more
-        every day. An index from before (not sparse) is replaced once, after the final
+        of the reconciler's looks, once a second: 1.1 s with 20,000 sent entries
+        (bench/bench_ledger_queries.py), more every day. An index from before (not sparse) is replaced once, after the final
         entries written then (with `due_at: null`) lose the field."""
         existing = (await self.deliveries.index_information()).get("due_at")
         if existing is not None and not existing.get("sparse"):

@@ -203,12 +203,12 @@ class DeliveryBridge:
         """Never-attempted entries whose last wake-up is younger than the oldest one the
         broker still holds (`tocsin worker` processes): that wake-up waits in the queue,
         which is first in, first out. (An entry born claimed for Redis workers, `sending`
-        and never attempted, counts its birth as its last wake-up: behind a backlog longer
-        than its lease it would be woken again as well.) In a storm on a slow database the queue held a
-        minute of wake-ups, and waking those entries again each grace period cost the
-        database a write per entry, the workers a claim that failed, and the storm half
-        its throughput (bench_storm --mode redis: 116 against 65-80 notifications/s with
-        the re-waking off). A broker restarted empty, a wake-up that could not be sent,
+        and never attempted, counts its birth as its last wake-up: behind a backlog
+        longer than its lease it would be woken again as well.) In a storm on a slow
+        database the queue held a minute of wake-ups, and waking those entries again
+        each grace period cost the database a write per entry, the workers a claim that
+        failed, and the storm half its throughput (bench_storm --mode redis: 116
+        against 65-80 notifications/s with the re-waking off). A broker restarted empty, a wake-up that could not be sent,
         a claim that failed with the database away: the queue's head soon passes those
         entries' wake-ups, and they are woken as before. Any doubt (the broker cannot be
         asked) wakes them."""
