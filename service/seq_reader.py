@@ -53,6 +53,13 @@ class SeqReader:
         skipped = {int(seq): float(since) for seq, since in checkpoint.get("skipped") or ()}
         return cls(db, int(checkpoint.get("seq") or 0), skipped=skipped, **options)
 
+    @property
+    def blocked(self) -> bool:
+        """The last read stopped at a hole still within its grace: numbers given out
+        and not yet committed (most often another process's insert in flight), with
+        committed events behind them."""
+        return self._gap_since is not None
+
     def state(self) -> dict[str, Any]:
         """The checkpoint fields: the resume point and the holes still watched."""
         return {"seq": self.after, "skipped": [[seq, since] for seq, since in sorted(self.skipped.items())]}
@@ -94,6 +101,15 @@ class SeqReader:
         start = self.after + 1
         recent = self.db.recent
         docs = recent.run(start, limit)  # what this process just stored, unread
+        if not docs and (mine := recent.next_stored(start, limit)) is not None:
+            # The next numbers are another writer's and this process's follow: read theirs
+            # alone. While they are still being committed (a worker's `notification.*`
+            # events), this is the read the evaluator repeats (SeqReader.blocked), and
+            # reading the whole window would fetch this process's own events each time.
+            docs = await self._window(start, mine - start)
+            if len(docs) != mine - start:  # a hole among theirs: the run stops there, or
+                return docs + recent.run(mine, limit - len(docs))  # past its grace, goes on
+            docs += recent.run(mine, limit - len(docs))
         if docs:
             # Someone else holds the next number and this process stored later ones: read
             # those numbers from the database now (or they would wait for the next

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -164,3 +165,35 @@ async def test_a_round_cut_by_a_shutdown_is_evaluated_again_by_the_next_owner(db
     await second.step()
     assert await fired(db) == ["failures"]
     assert await db.deliveries.count_documents({}) == 1  # the same entry, not a second one
+
+
+async def test_a_hole_another_process_fills_is_looked_at_again_well_before_the_tick(db, clock, mongo_uri, tmp_path):
+    """Number 1 is another process's (a `tocsin worker`'s `notification.*` events), taken
+    and not yet stored; this process's own event, number 2, waits behind it. Nothing
+    wakes the loop when the other insert lands: it looks again after HOLE_POLL_SECONDS
+    of its clock, not after the 1 s tick."""
+    from service.evaluator import HOLE_POLL_SECONDS
+
+    ev = evaluator(db, clock, mongo_uri, tmp_path)
+    ev.settings = dataclasses.replace(ev.settings, tick_seconds=1.0)  # the default tick
+    await db.counters.update_one({"_id": "events"}, {"$inc": {"n": 1}}, upsert=True)
+    await store_events(db, [event("f", "execution.failed", START)], lookup=False)
+    loop = asyncio.create_task(ev.run())
+
+    async def rounds_ended(n: int) -> None:
+        async with asyncio.timeout(15), ev._round_ended:
+            await ev._round_ended.wait_for(lambda: ev._rounds_ended >= n)
+
+    try:
+        await rounds_ended(1)
+        assert await fired(db) == [] and ev.reader.blocked
+        other = event("o", "execution.started", START)
+        await db.events.insert_one({"_id": "o", "seq": 1, "time": START, "stored_at": START, "event": other})
+        clock.advance(HOLE_POLL_SECONDS)
+        await rounds_ended(2)
+        assert await fired(db) == ["failures"] and not ev.reader.blocked
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+    await ev.release()

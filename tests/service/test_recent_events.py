@@ -157,3 +157,19 @@ def test_the_worker_threads_notification_events_are_left_for_the_evaluators(mong
         assert [d["seq"] for d in run] == [1, 2, 3, 4] and recent.newest == 4
     finally:
         client.close()
+
+
+async def test_at_a_hole_before_this_processs_events_only_the_other_writers_numbers_are_read(db):
+    """The next numbers are another writer's, still being committed, and this process's
+    own follow: each look (the evaluator repeats it soon, SeqReader.blocked) reads the
+    other writer's numbers alone, not this process's events behind them."""
+    reader = SeqReader(db, 0, grace_seconds=3600)
+    await db.counters.update_one({"_id": "events"}, {"$inc": {"n": 2}}, upsert=True)  # 1, 2: taken
+    await store_events(db, [ev(3), ev(4)], lookup=False)                              # 3, 4: ours
+    finds = db.events.finds
+    assert await reader.next_batch() == [] and reader.blocked
+    assert await reader.next_batch() == [] and reader.blocked
+    assert db.events.filters[finds:] == [{"seq": {"$gte": 1, "$lt": 3}}] * 2
+    await db.events.insert_many([{"_id": f"w{n}", "seq": n, "event": ev(f"w{n}")} for n in (1, 2)])
+    assert [d["_id"] for d in await reader.next_batch()] == ["w1", "w2", "ev-3", "ev-4"]
+    assert not reader.blocked and reader.after == 4
