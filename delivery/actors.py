@@ -216,12 +216,19 @@ def _lease(b: Binding) -> float:
     return (b.settings or b.runtime.settings).lease_seconds
 
 
+def redis_of(broker: Broker) -> tuple[Any, str] | None:
+    """(Redis client, Dramatiq's key namespace) when `broker` is a Redis broker, else
+    None (RabbitMQ, the in-process StubBroker)."""
+    client = getattr(broker, "client", None)
+    if client is None:
+        return None
+    return client, getattr(broker, "namespace", "dramatiq")
+
+
 def _adoption_keys(broker: Broker) -> tuple[Any, str] | None:
     """(Redis client, key prefix) when `broker` is a Redis broker, else None."""
-    client = getattr(broker, "client", None)
-    if client is None or not hasattr(client, "set"):
-        return None
-    return client, f"{getattr(broker, 'namespace', 'dramatiq')}:tocsin.adopted:"
+    redis = redis_of(broker)
+    return None if redis is None else (redis[0], f"{redis[1]}:tocsin.adopted:")
 
 
 def _birth_message(claim: Claim, lease: float) -> dict[str, Any]:
@@ -262,4 +269,4 @@ def _deliver(delivery_id: str, request: dict | None = None, birth: dict | None =
     deliver(delivery_id, request=DeliveryRequest.from_dict(request) if request else None, birth=birth)
 
 
-__all__ = ["setup", "binding", "wake", "wake_entries", "birth_claims", "queued_here", "deliver"]
+__all__ = ["setup", "binding", "wake", "wake_entries", "birth_claims", "queued_here", "deliver", "redis_of"]

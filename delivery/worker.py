@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from dramatiq import Message, Worker
 from dramatiq.broker import Broker
 
-from delivery.actors import binding, setup
+from delivery.actors import binding, redis_of, setup
 from delivery.ledger import Ledger
 from delivery.settings import DeliverySettings
 
@@ -86,9 +86,9 @@ def oldest_queued(broker: Broker, queue_name: str, *, default_age: float) -> dat
     first in, first out). RabbitMQ cannot show its head without taking it, so a queue
     that holds messages answers `default_age` seconds ago. Raises when the broker cannot
     be asked."""
-    client = getattr(broker, "client", None)
-    if client is not None:  # Redis
-        namespace = getattr(broker, "namespace", "dramatiq")
+    redis = redis_of(broker)
+    if redis is not None:
+        client, namespace = redis
         head = client.lindex(f"{namespace}:{queue_name}", 0)
         if head is None:
             return None

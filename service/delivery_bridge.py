@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 
-from delivery.actors import Wake, birth_claims, queued_here, setup, wake_entries
+from delivery.actors import Wake, birth_claims, queued_here, redis_of, setup, wake_entries
 from delivery.ledger import PENDING, SENDING, Claim
 from delivery.request import DeliveryRequest
 from delivery.settings import DeliverySettings, RetryPolicy
@@ -268,9 +268,9 @@ class DeliveryBridge:
 
 
 def _ping(broker: Broker) -> bool:
-    client = getattr(broker, "client", None)
-    if client is not None:  # Redis
-        return bool(client.ping())
+    redis = redis_of(broker)
+    if redis is not None:
+        return bool(redis[0].ping())
     broker.get_declared_queues()  # RabbitMQ: opens (or reuses) a channel
     return bool(broker.connection.is_open)
 

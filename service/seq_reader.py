@@ -101,29 +101,25 @@ class SeqReader:
         start = self.after + 1
         recent = self.db.recent
         docs = recent.run(start, limit)  # what this process just stored, unread
-        if not docs and (mine := recent.next_stored(start, limit)) is not None:
-            # The next numbers are another writer's and this process's follow: read theirs
-            # alone. While they are still being committed (a worker's `notification.*`
-            # events), this is the read the evaluator repeats (SeqReader.blocked), and
-            # reading the whole window would fetch this process's own events each time.
-            docs = await self._window(start, mine - start)
-            if len(docs) != mine - start:  # a hole among theirs: the run stops there, or
-                return docs + recent.run(mine, limit - len(docs))  # past its grace, goes on
-            docs += recent.run(mine, limit - len(docs))
-        if docs:
-            # Someone else holds the next number and this process stored later ones: read
+        if docs or recent.next_stored(start, limit) is not None:
+            # Another writer holds the next numbers and this process stored later ones: read
             # those numbers from the database now (or they would wait for the next
-            # wake-up), and only those: the window ends where this process's next stored
-            # number begins, and the run goes on from there unread.
-            while len(docs) < limit and recent.newest > docs[-1]["seq"]:
-                end = docs[-1]["seq"]
+            # wake-up), and only those: each window ends where this process's next stored
+            # number begins, and the run goes on from there unread. At a hole among theirs
+            # (most often a `tocsin worker`'s insert still in flight, the read the evaluator
+            # repeats while `blocked`), this process's events behind it come along, so the
+            # hole is seen: waited for, and stepped over past its grace.
+            end = docs[-1]["seq"] if docs else start - 1
+            while len(docs) < limit and recent.newest > end:
                 room = limit - len(docs)
                 mine = recent.next_stored(end + 1, room)
                 gap = await self._window(end + 1, (mine or end + 1 + room) - end - 1)
                 docs += gap
+                if mine is not None:
+                    docs += recent.run(mine, limit - len(docs))
                 if mine is None or len(gap) != mine - end - 1:
                     break  # a hole (or none of ours in reach): the next read goes on from here
-                docs += recent.run(mine, limit - len(docs))
+                end = docs[-1]["seq"]
             return docs
         docs = await self._window(start, limit)
         if docs:
