@@ -52,7 +52,7 @@ CPU does not compete with the client threads' GIL; `tocsin serve`
   (service.embedded: standalone, `journal=true` so every write the service acknowledges
   waits for the journal's fsync, the index-catalogue repair, credentials the bench
   knows), `redis-server --save '' --appendonly no`,
-  and `--workers` `tocsin worker --processes 1 --threads 16` processes.
+  and `--workers` `tocsin worker --processes 1 --threads 16` processes (`--worker-threads`).
 - `rabbitmq`: as `redis`, with `TOCSIN_BROKER_URL=amqp://guest:guest@127.0.0.1:5672/` and
   a unique `TOCSIN_DELIVERY_QUEUE` instead of Redis (deleted afterwards when pika is
   installed). Needs a service that reads these variables.
@@ -651,7 +651,8 @@ def one_run(args: argparse.Namespace, index: int) -> dict[str, Any]:
         if args.mode != "embedded":
             for w in range(args.workers):
                 procs[f"tocsin worker {w}"] = spawn(
-                    [sys.executable, "-m", "service.cli", "worker", "--processes", "1", "--threads", "16"],
+                    [sys.executable, "-m", "service.cli", "worker", "--processes", "1",
+                     "--threads", str(args.worker_threads)],
                     cwd=work, env=env, log=work / f"worker{w}.log")
 
         # The database: known URI, or the embedded one's port found in /proc.
@@ -972,6 +973,7 @@ def main() -> int:
     parser.add_argument("--post-deadline", type=float, default=600.0, help="bound on the posting phase")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds to wait for late duplicates")
     parser.add_argument("--workers", type=int, default=2, help="`tocsin worker` processes (redis, rabbitmq)")
+    parser.add_argument("--worker-threads", type=int, default=16, help="threads of each `tocsin worker` process")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="also print the results as JSON (last line)")
     parser.add_argument("--keep", action="store_true", help="keep each run's directory (logs, data)")
@@ -983,10 +985,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
 
+    workers = f"{args.workers} `tocsin worker` process(es) x {args.worker_threads} threads"
     shape = {"embedded": "embedded SecantusDB, in-process broker and workers",
-             "redis": f"SecantusDB server process, Redis, {args.workers} `tocsin worker` process(es) x 16 threads",
-             "rabbitmq": f"SecantusDB server process, RabbitMQ, {args.workers} `tocsin worker` process(es) "
-                         "x 16 threads"}
+             "redis": f"SecantusDB server process, Redis, {workers}",
+             "rabbitmq": f"SecantusDB server process, RabbitMQ, {workers}"}
     print(f"tocsin serve, mode {args.mode} ({shape[args.mode]}); {args.runs} run(s); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}. "
           f"Figures on SecantusDB are not MongoDB's.", flush=True)
