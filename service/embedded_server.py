@@ -40,32 +40,7 @@ def install_user(storage: Any, password: str) -> None:
     }, replace=True)
 
 
-def one_core() -> int | None:
-    """Keep this process (and every thread it starts from now on, WiredTiger's too) on one
-    CPU of those it may use, chosen by pid so that several databases spread; returns it.
-
-    SecantusDB is pure Python: its connection threads take turns holding one interpreter
-    lock, so it never runs more than one core's worth. Left free, the turns hop between
-    cores and each hop starts on a cold cache: on the 2-vCPU bench machine the database
-    spent 35-40 % more CPU per document when several processes wrote to it at once (a
-    storm with two `tocsin worker` processes: 15.7 and 16.9 s of its CPU free against 9.8
-    and 11.1 s on one core, 248-259 against 361-525 notifications/s; docs/performance.md)."""
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return None
-    if len(allowed) <= 1:
-        return allowed[0] if allowed else None
-    cpu = allowed[os.getpid() % len(allowed)]
-    try:
-        os.sched_setaffinity(0, {cpu})
-    except OSError:
-        return None
-    return cpu
-
-
 def main(argv: list[str] | None = None) -> int:
-    one_core()  # first: the threads started below inherit it
     parser = argparse.ArgumentParser(prog="python -m service.embedded_server",
                                      description="the password of the `tocsin` user is read from stdin")
     parser.add_argument("data_dir")

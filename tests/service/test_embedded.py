@@ -128,23 +128,3 @@ def test_the_data_directory_is_owner_only(tmp_path):
         assert data.stat().st_mode & 0o777 == 0o700
     finally:
         db.stop()
-
-
-def test_the_database_and_all_its_threads_keep_to_one_cpu(tmp_path):
-    """SecantusDB runs one thread at a time (one interpreter lock): on one core its turns
-    do not hop between cold caches (service/embedded_server.one_core)."""
-    import os
-
-    db = EmbeddedDatabase(str(tmp_path / "data"))
-    db.start()
-    try:
-        pid = db.process.pid
-        threads = os.listdir(f"/proc/{pid}/task")
-        assert len(threads) > 3  # connection listener, WiredTiger's own threads, ...
-        cpus = {frozenset(os.sched_getaffinity(int(tid))) for tid in threads}
-        allowed = os.sched_getaffinity(0)
-        assert len(cpus) == 1
-        (only,) = cpus
-        assert len(only) == 1 and only <= allowed
-    finally:
-        db.stop()
