@@ -160,7 +160,7 @@ def birth_claims(requests: Iterable[DeliveryRequest], now: datetime) -> list[Cla
     is born `sending` and needs no claim written. Empty otherwise (RabbitMQ: workers
     claim from the ledger)."""
     b = binding()
-    if not b.local and _adoption_keys(b.broker) is None:
+    if not b.local and redis_of(b.broker) is None:
         return []
     lease = _lease(b)
     return [birth_claim(r, f"{b.worker_id}:{uuid.uuid4().hex[:8]}", now, lease) for r in requests]
@@ -225,12 +225,6 @@ def redis_of(broker: Broker) -> tuple[Any, str] | None:
     return client, getattr(broker, "namespace", "dramatiq")
 
 
-def _adoption_keys(broker: Broker) -> tuple[Any, str] | None:
-    """(Redis client, key prefix) when `broker` is a Redis broker, else None."""
-    redis = redis_of(broker)
-    return None if redis is None else (redis[0], f"{redis[1]}:tocsin.adopted:")
-
-
 def _birth_message(claim: Claim, lease: float) -> dict[str, Any]:
     return {"token": claim.token, "lease_until_ms": int(claim.lease_until.timestamp() * 1000),
             "lease_seconds": lease_for(claim.request, lease)}
@@ -247,22 +241,23 @@ def _adopt(b: Binding, request: DeliveryRequest, birth: dict[str, Any], *, now: 
     birth_claim = Claim(request, birth["token"], 1, None,
                         datetime.fromtimestamp(birth["lease_until_ms"] / 1000, timezone.utc))
     left = (birth_claim.lease_until - now).total_seconds()
-    keys = _adoption_keys(b.broker)
-    if left <= 0 or keys is None:
-        return b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request)
-    client, prefix = keys
-    try:
-        ours = client.set(prefix + request.id, token, nx=True, px=max(1, int(left * 1000)))
-    except Exception as exc:
-        log.warning("delivery %s: birth claim not adopted (%s: %s); claiming it from the ledger",
-                    request.id, type(exc).__name__, exc)
-        return b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request)
-    if not ours:
-        return None  # another copy of this wake-up holds it
-    if left >= ADOPT_LEFT * float(birth["lease_seconds"]):
+    redis = redis_of(b.broker)
+    ours = False
+    if left > 0 and redis is not None:
+        client, namespace = redis
+        try:
+            ours = client.set(f"{namespace}:tocsin.adopted:{request.id}", token, nx=True,
+                              px=max(1, int(left * 1000)))
+        except Exception as exc:
+            log.warning("delivery %s: birth claim not adopted (%s: %s); claiming it from the ledger",
+                        request.id, type(exc).__name__, exc)
+        else:
+            if not ours:
+                return None  # another copy of this wake-up holds it
+    if ours and left >= ADOPT_LEFT * float(birth["lease_seconds"]):
         return birth_claim
-    return (b.ledger.renew(birth_claim, now=now, lease=_lease(b))
-            or b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request))
+    renewed = b.ledger.renew(birth_claim, now=now, lease=_lease(b)) if ours else None
+    return renewed or b.ledger.claim(request.id, now=now, lease=_lease(b), token=token, request=request)
 
 
 def _deliver(delivery_id: str, request: dict | None = None, birth: dict | None = None) -> None:

@@ -208,10 +208,10 @@ class DeliveryBridge:
         database the queue held a minute of wake-ups, and waking those entries again
         each grace period cost the database a write per entry, the workers a claim that
         failed, and the storm half its throughput (bench_storm --mode redis: 116
-        against 65-80 notifications/s with the re-waking off). A broker restarted empty, a wake-up that could not be sent,
-        a claim that failed with the database away: the queue's head soon passes those
-        entries' wake-ups, and they are woken as before. Any doubt (the broker cannot be
-        asked) wakes them."""
+        against 65-80 notifications/s with the re-waking off). A broker restarted empty,
+        a wake-up that could not be sent, a claim that failed with the database away:
+        the queue's head soon passes those entries' wake-ups, and they are woken as
+        before. Any doubt (the broker cannot be asked) wakes them."""
         if self.broker is None or self.worker is not None:  # in-process workers: `_held_here`
             return set()
         grace = self.settings.wake_grace_seconds

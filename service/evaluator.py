@@ -166,9 +166,10 @@ class Evaluator:
     def _pause(self) -> float:
         """How long the loop waits for a wake-up: the tick, or `HOLE_POLL_SECONDS` while
         the reader waits at a hole. Nothing wakes the loop when another process's insert
-        fills one (a `tocsin worker`'s `notification.*` events): on the tick, each hole
-        held this process's own events up to a second, and a storm's drain crawled from
-        hole to hole with the database half idle."""
+        fills one (a `tocsin worker`'s `notification.*` events): on the tick, this
+        process's own events behind such a hole would wait up to a second. (Guarded by
+        reading, not measured: in the logged storm and latency runs no round ended at
+        such a hole.)"""
         if self.reader is not None and self.reader.blocked:
             return min(HOLE_POLL_SECONDS, self.settings.tick_seconds)
         return self.settings.tick_seconds

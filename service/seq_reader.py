@@ -101,7 +101,7 @@ class SeqReader:
         start = self.after + 1
         recent = self.db.recent
         docs = recent.run(start, limit)  # what this process just stored, unread
-        if docs or recent.next_stored(start, limit) is not None:
+        if docs or (recent.newest >= start and recent.next_stored(start, limit) is not None):
             # Another writer holds the next numbers and this process stored later ones: read
             # those numbers from the database now (or they would wait for the next
             # wake-up), and only those: each window ends where this process's next stored
